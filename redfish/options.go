@@ -1,0 +1,77 @@
+package redfish
+
+import (
+	"crypto/tls"
+	"net/http"
+
+	"github.com/rs/zerolog"
+)
+
+// Option configures a Client. Options are applied once, by New.
+type Option func(*config)
+
+type config struct {
+	username, password string
+	basicAuth          bool
+	tlsConfig          *tls.Config
+	caFile             string
+	insecure           bool
+	httpClient         *http.Client
+	maxLogEntries      int
+	maxInFlight        int
+	expand             bool
+	logger             zerolog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		maxLogEntries: 100,
+		maxInFlight:   4,
+		expand:        true,
+		logger:        zerolog.Nop(),
+	}
+}
+
+// WithCredentials sets the account used to log in. Without it the client
+// reads only what the service serves anonymously.
+func WithCredentials(username, password string) Option {
+	return func(c *config) { c.username, c.password = username, password }
+}
+
+// WithBasicAuth sends HTTP Basic credentials on every request instead of
+// opening a Redfish session.
+func WithBasicAuth() Option { return func(c *config) { c.basicAuth = true } }
+
+// WithCAFile trusts the PEM certificates in path (in addition to none: the
+// system roots are replaced) when verifying the BMC's certificate.
+func WithCAFile(path string) Option { return func(c *config) { c.caFile = path } }
+
+// WithTLSConfig sets the TLS configuration used to reach the BMC.
+func WithTLSConfig(t *tls.Config) Option { return func(c *config) { c.tlsConfig = t } }
+
+// WithInsecure turns off verification of the BMC's TLS certificate. It is
+// an explicit, per-target choice: verification is on by default.
+func WithInsecure() Option { return func(c *config) { c.insecure = true } }
+
+// WithHTTPClient uses hc for all requests (its transport's TLS settings win
+// over WithCAFile/WithInsecure).
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithMaxLogEntries bounds how many of the newest entries are read from each
+// log service (default 100; 0 skips logs).
+func WithMaxLogEntries(n int) Option { return func(c *config) { c.maxLogEntries = n } }
+
+// WithMaxInFlight bounds the requests in flight to one BMC (default 4).
+func WithMaxInFlight(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxInFlight = n
+		}
+	}
+}
+
+// WithoutExpand never sends $expand, even when the service advertises it.
+func WithoutExpand() Option { return func(c *config) { c.expand = false } }
+
+// WithLogger logs requests and decisions at debug level. The default logs nothing.
+func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.logger = l } }
