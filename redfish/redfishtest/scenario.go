@@ -1,0 +1,856 @@
+package redfishtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultScenarioStart is the wall time simulated time 0 maps to when a
+// scenario gives no start, so served timestamps are reproducible.
+const DefaultScenarioStart = "2026-01-01T00:00:00Z"
+
+// defaultNoiseInterval is the noise granularity when a scenario gives no
+// interval: the same simulated minute always serves the same value.
+const defaultNoiseInterval = time.Minute
+
+// maxNoiseSigma bounds a noise draw (in standard deviations), so a
+// "healthy" scenario never crosses a threshold by a freak draw.
+const maxNoiseSigma = 4
+
+// exponentialRampK shapes "exponential" ramps: slow at first, then
+// accelerating, the way wear-out failures look.
+const exponentialRampK = 3.0
+
+// ChangeKind names what a scenario change does to its targets.
+type ChangeKind string
+
+// The change kinds of the scenario file format (see docs/mock-server.md).
+const (
+	KindSet          ChangeKind = "set"
+	KindRamp         ChangeKind = "ramp"
+	KindStep         ChangeKind = "step"
+	KindNoise        ChangeKind = "noise"
+	KindDiurnal      ChangeKind = "diurnal"
+	KindIntermittent ChangeKind = "intermittent"
+	KindLog          ChangeKind = "log"
+)
+
+// additive reports whether the kind adds to the value the other changes
+// produce rather than replacing it.
+func (k ChangeKind) additive() bool { return k == KindNoise || k == KindDiurnal }
+
+// Scenario changes served values as a function of simulated time. It is
+// immutable once parsed and safe for concurrent use.
+type Scenario struct {
+	Name        string
+	Description string
+	// Base names an embedded tree or a directory relative to the file.
+	Base string
+	// Speed is simulated seconds per real second for live replays.
+	Speed float64
+	// Duration is how long the story lasts; Interval the suggested sampling interval.
+	Duration time.Duration
+	Interval time.Duration
+	Seed     int64
+	// Start is the wall time of simulated time 0.
+	Start   time.Time
+	Changes []Change
+
+	dir        string                // directory of the file, for a relative Base
+	byResource map[string][]targetRef // normalized resource path -> targets on it
+	logs       map[string][]int       // collection path -> log change indexes, in order of appearance
+}
+
+// Target is one place a change writes: a resource and an RFC 6901 pointer
+// into it. Scale multiplies the numbers the change produces for this target
+// (e.g. RPM to percent), so copies of one reading in different units move
+// together.
+type Target struct {
+	Resource string
+	Pointer  string
+	Scale    float64
+
+	ptr pointer
+}
+
+// Change is one entry of a scenario's changes. Only the fields of its Kind
+// are meaningful.
+type Change struct {
+	Kind    ChangeKind
+	Targets []Target
+	// Precision rounds produced numbers (1 = integers); 0 = inferred from
+	// the target (RPM and watts to integers, others to 0.01).
+	Precision float64
+
+	At, Start, End     time.Duration
+	Every, For         time.Duration
+	Period, Phase      time.Duration
+	Value              any // set, step ("to"), intermittent
+	From, To           float64
+	Shape              string
+	SD, SDTo           float64
+	Amplitude          float64
+	Entry              map[string]any // log
+	hasSDTo, rampShape bool
+}
+
+type targetRef struct{ change, target int }
+
+type scenarioFile struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Base        string            `json:"base"`
+	Speed       float64           `json:"speed"`
+	Duration    string            `json:"duration"`
+	Interval    string            `json:"interval"`
+	Seed        int64             `json:"seed"`
+	Start       string            `json:"start"`
+	Changes     []json.RawMessage `json:"changes"`
+}
+
+type targetFile struct {
+	Resource string   `json:"resource"`
+	Pointer  string   `json:"pointer"`
+	Scale    *float64 `json:"scale"`
+}
+
+type changeFile struct {
+	Comment   string       `json:"comment"`
+	Targets   []targetFile `json:"targets"`
+	Precision float64      `json:"precision"`
+	Set       *struct {
+		At    string          `json:"at"`
+		Value json.RawMessage `json:"value"`
+	} `json:"set"`
+	Ramp *struct {
+		From  *float64 `json:"from"`
+		To    *float64 `json:"to"`
+		Start string   `json:"start"`
+		End   string   `json:"end"`
+		Shape string   `json:"shape"`
+	} `json:"ramp"`
+	Step *struct {
+		At string          `json:"at"`
+		To json.RawMessage `json:"to"`
+	} `json:"step"`
+	Noise *struct {
+		SD    *float64 `json:"sd"`
+		SDTo  *float64 `json:"sdTo"`
+		Start string   `json:"start"`
+		End   string   `json:"end"`
+	} `json:"noise"`
+	Diurnal *struct {
+		Amplitude *float64 `json:"amplitude"`
+		Period    string   `json:"period"`
+		Phase     string   `json:"phase"`
+	} `json:"diurnal"`
+	Intermittent *struct {
+		Start string          `json:"start"`
+		Every string          `json:"every"`
+		For   string          `json:"for"`
+		Value json.RawMessage `json:"value"`
+	} `json:"intermittent"`
+	Log *struct {
+		At    string          `json:"at"`
+		Entry json.RawMessage `json:"entry"`
+	} `json:"log"`
+}
+
+// LoadScenario parses a scenario file from r.
+func LoadScenario(r io.Reader) (*Scenario, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: read: %w", err)
+	}
+	return ParseScenario(b)
+}
+
+// LoadScenarioFile parses the scenario at path; a relative Base directory
+// is then resolved against the file's directory by BaseTree.
+func LoadScenarioFile(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	sc, err := ParseScenario(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sc.dir = filepath.Dir(path)
+	return sc, nil
+}
+
+// BaseTree loads the tree the scenario names as its base: an embedded tree,
+// else a directory (relative to the scenario file when loaded with
+// LoadScenarioFile).
+func (sc *Scenario) BaseTree() (*Tree, error) {
+	if sc.Base == "" {
+		return nil, errors.New("scenario: no base tree named")
+	}
+	for _, n := range EmbeddedNames() {
+		if n == sc.Base {
+			return Embedded(n)
+		}
+	}
+	dir := sc.Base
+	if !filepath.IsAbs(dir) && sc.dir != "" {
+		dir = filepath.Join(sc.dir, dir)
+	}
+	return LoadDir(dir)
+}
+
+// SimTime converts real time elapsed since a live replay started into
+// simulated time, using Speed (1 when unset).
+func (sc *Scenario) SimTime(elapsed time.Duration) time.Duration {
+	if sc.Speed <= 0 {
+		return elapsed
+	}
+	return time.Duration(float64(elapsed) * sc.Speed)
+}
+
+// ParseScenario parses a scenario file. Errors name the change index and
+// field at fault.
+func ParseScenario(b []byte) (*Scenario, error) {
+	var f scenarioFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	sc := &Scenario{
+		Name: f.Name, Description: f.Description, Base: f.Base,
+		Speed: f.Speed, Seed: f.Seed,
+		byResource: map[string][]targetRef{},
+		logs:       map[string][]int{},
+	}
+	if f.Speed < 0 || math.IsNaN(f.Speed) || math.IsInf(f.Speed, 0) {
+		return nil, fmt.Errorf("scenario: field \"speed\": must be a positive number, got %v", f.Speed)
+	}
+	var err error
+	if sc.Duration, err = parseOptDuration(f.Duration); err != nil {
+		return nil, fmt.Errorf("scenario: field \"duration\": %w", err)
+	}
+	if sc.Interval, err = parseOptDuration(f.Interval); err != nil {
+		return nil, fmt.Errorf("scenario: field \"interval\": %w", err)
+	}
+	start := f.Start
+	if start == "" {
+		start = DefaultScenarioStart
+	}
+	if sc.Start, err = time.Parse(time.RFC3339, start); err != nil {
+		return nil, fmt.Errorf("scenario: field \"start\": %w", err)
+	}
+	for i, raw := range f.Changes {
+		c, err := parseChange(raw)
+		if err != nil {
+			return nil, fmt.Errorf("scenario: change %d: %w", i, err)
+		}
+		sc.Changes = append(sc.Changes, c)
+		for j, t := range c.Targets {
+			p := NormalizePath(t.Resource)
+			sc.byResource[p] = append(sc.byResource[p], targetRef{i, j})
+			if c.Kind == KindLog && j == 0 {
+				sc.logs[p] = append(sc.logs[p], i)
+			}
+		}
+	}
+	// Entries are numbered in order of appearance, so visible ones are
+	// always a prefix and ids stay sequential.
+	for _, idx := range sc.logs {
+		sort.SliceStable(idx, func(a, b int) bool { return sc.Changes[idx[a]].At < sc.Changes[idx[b]].At })
+	}
+	return sc, nil
+}
+
+func parseChange(raw json.RawMessage) (Change, error) {
+	var cf changeFile
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cf); err != nil {
+		return Change{}, err
+	}
+	var c Change
+	kinds := 0
+	var err error
+	field := func(kind, name string, e error) error {
+		return fmt.Errorf("%s: field %q: %w", kind, name, e)
+	}
+	if cf.Set != nil {
+		kinds++
+		c.Kind = KindSet
+		if c.At, err = parseOptDuration(cf.Set.At); err != nil {
+			return c, field("set", "at", err)
+		}
+		if c.Value, err = decodeValue(cf.Set.Value); err != nil {
+			return c, field("set", "value", err)
+		}
+	}
+	if cf.Ramp != nil {
+		kinds++
+		c.Kind = KindRamp
+		r := cf.Ramp
+		if r.From == nil {
+			return c, field("ramp", "from", errors.New("missing number"))
+		}
+		if r.To == nil {
+			return c, field("ramp", "to", errors.New("missing number"))
+		}
+		c.From, c.To = *r.From, *r.To
+		if c.Start, err = parseOptDuration(r.Start); err != nil {
+			return c, field("ramp", "start", err)
+		}
+		if c.End, err = parseDuration(r.End); err != nil {
+			return c, field("ramp", "end", err)
+		}
+		if c.End <= c.Start {
+			return c, field("ramp", "end", fmt.Errorf("%s is not after start %s", r.End, r.Start))
+		}
+		switch r.Shape {
+		case "", "linear":
+			c.Shape = "linear"
+		case "exponential":
+			c.Shape = r.Shape
+		default:
+			return c, field("ramp", "shape", fmt.Errorf("unknown shape %q (want linear or exponential)", r.Shape))
+		}
+	}
+	if cf.Step != nil {
+		kinds++
+		c.Kind = KindStep
+		if c.At, err = parseDuration(cf.Step.At); err != nil {
+			return c, field("step", "at", err)
+		}
+		if c.Value, err = decodeValue(cf.Step.To); err != nil {
+			return c, field("step", "to", err)
+		}
+	}
+	if cf.Noise != nil {
+		kinds++
+		c.Kind = KindNoise
+		n := cf.Noise
+		if n.SD == nil || *n.SD < 0 {
+			return c, field("noise", "sd", errors.New("want a number >= 0"))
+		}
+		c.SD = *n.SD
+		if n.SDTo != nil {
+			if *n.SDTo < 0 {
+				return c, field("noise", "sdTo", errors.New("want a number >= 0"))
+			}
+			c.SDTo, c.hasSDTo = *n.SDTo, true
+			if c.Start, err = parseOptDuration(n.Start); err != nil {
+				return c, field("noise", "start", err)
+			}
+			if c.End, err = parseDuration(n.End); err != nil {
+				return c, field("noise", "end", err)
+			}
+			if c.End <= c.Start {
+				return c, field("noise", "end", fmt.Errorf("%s is not after start %s", n.End, n.Start))
+			}
+		}
+	}
+	if cf.Diurnal != nil {
+		kinds++
+		c.Kind = KindDiurnal
+		d := cf.Diurnal
+		if d.Amplitude == nil {
+			return c, field("diurnal", "amplitude", errors.New("missing number"))
+		}
+		c.Amplitude = *d.Amplitude
+		p := d.Period
+		if p == "" {
+			p = "24h"
+		}
+		if c.Period, err = parseDuration(p); err != nil || c.Period <= 0 {
+			if err == nil {
+				err = errors.New("must be positive")
+			}
+			return c, field("diurnal", "period", err)
+		}
+		if c.Phase, err = parseOptDuration(d.Phase); err != nil {
+			return c, field("diurnal", "phase", err)
+		}
+	}
+	if cf.Intermittent != nil {
+		kinds++
+		c.Kind = KindIntermittent
+		in := cf.Intermittent
+		if c.Start, err = parseOptDuration(in.Start); err != nil {
+			return c, field("intermittent", "start", err)
+		}
+		if c.Every, err = parseDuration(in.Every); err != nil || c.Every <= 0 {
+			if err == nil {
+				err = errors.New("must be positive")
+			}
+			return c, field("intermittent", "every", err)
+		}
+		if c.For, err = parseDuration(in.For); err != nil || c.For <= 0 || c.For > c.Every {
+			if err == nil {
+				err = errors.New("must be positive and at most every")
+			}
+			return c, field("intermittent", "for", err)
+		}
+		if c.Value, err = decodeValue(in.Value); err != nil {
+			return c, field("intermittent", "value", err)
+		}
+	}
+	if cf.Log != nil {
+		kinds++
+		c.Kind = KindLog
+		if c.At, err = parseOptDuration(cf.Log.At); err != nil {
+			return c, field("log", "at", err)
+		}
+		v, err := decodeValue(cf.Log.Entry)
+		if err != nil {
+			return c, field("log", "entry", err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return c, field("log", "entry", errors.New("want a JSON object (a LogEntry)"))
+		}
+		c.Entry = m
+	}
+	switch {
+	case kinds == 0:
+		return c, errors.New("no kind: want exactly one of set, ramp, step, noise, diurnal, intermittent, log")
+	case kinds > 1:
+		return c, errors.New("more than one kind: want exactly one of set, ramp, step, noise, diurnal, intermittent, log")
+	}
+	if cf.Precision < 0 {
+		return c, fmt.Errorf("field \"precision\": want a number > 0")
+	}
+	c.Precision = cf.Precision
+	if len(cf.Targets) == 0 {
+		return c, fmt.Errorf("%s: field \"targets\": no targets", c.Kind)
+	}
+	for j, tf := range cf.Targets {
+		t := Target{Resource: tf.Resource, Pointer: tf.Pointer, Scale: 1}
+		if tf.Scale != nil {
+			t.Scale = *tf.Scale
+		}
+		if !strings.HasPrefix(t.Resource, "/redfish/") {
+			return c, fmt.Errorf("%s: target %d: field \"resource\": %q is not a /redfish/ path", c.Kind, j, t.Resource)
+		}
+		if t.ptr, err = parsePointer(t.Pointer); err != nil {
+			return c, fmt.Errorf("%s: target %d: field \"pointer\": %w", c.Kind, j, err)
+		}
+		if c.Kind != KindLog && len(t.ptr) == 0 {
+			return c, fmt.Errorf("%s: target %d: field \"pointer\": empty (the whole resource cannot be replaced)", c.Kind, j)
+		}
+		c.Targets = append(c.Targets, t)
+	}
+	return c, nil
+}
+
+func decodeValue(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("missing value")
+	}
+	return decodeJSON(raw)
+}
+
+func parseOptDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return parseDuration(s)
+}
+
+// parseDuration accepts Go durations plus a leading day count: "12d",
+// "1d6h", "1.5d".
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, errors.New("missing duration")
+	}
+	var days float64
+	rest := s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		var err error
+		days, err = strconv.ParseFloat(s[:i], 64)
+		if err != nil || days < 0 || days > 100000 || i == 0 || strings.ContainsAny(s[:i], "eEnNxXpP_+-") {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		rest = s[i+1:]
+	}
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil {
+			return 0, fmt.Errorf("bad duration %q: %w", s, err)
+		}
+		if d < 0 {
+			return 0, fmt.Errorf("bad duration %q: negative", s)
+		}
+	}
+	return d + time.Duration(days*float64(24*time.Hour)), nil
+}
+
+// changeValue is what change c contributes to a target at t: the new
+// value for absolute kinds (ok=false when not in effect), the addend for
+// additive ones.
+func (sc *Scenario) changeValue(ci int, t time.Duration, scale float64) (any, bool) {
+	c := &sc.Changes[ci]
+	switch c.Kind {
+	case KindSet, KindStep:
+		if t >= c.At {
+			return scaled(c.Value, scale), true
+		}
+	case KindIntermittent:
+		if t >= c.Start && (t-c.Start)%c.Every < c.For {
+			return scaled(c.Value, scale), true
+		}
+	case KindRamp:
+		x := clamp01(float64(t-c.Start) / float64(c.End-c.Start))
+		if c.Shape == "exponential" {
+			x = (math.Exp(exponentialRampK*x) - 1) / (math.Exp(exponentialRampK) - 1)
+		}
+		return (c.From + (c.To-c.From)*x) * scale, true
+	case KindNoise:
+		sd := c.SD
+		if c.hasSDTo {
+			sd += (c.SDTo - c.SD) * clamp01(float64(t-c.Start)/float64(c.End-c.Start))
+		}
+		return sc.gaussian(ci, t) * sd * scale, true
+	case KindDiurnal:
+		phase := 2 * math.Pi * float64(t-c.Phase) / float64(c.Period)
+		return c.Amplitude * math.Sin(phase) * scale, true
+	}
+	return nil, false
+}
+
+func clamp01(x float64) float64 {
+	switch {
+	case x < 0 || math.IsNaN(x):
+		return 0
+	case x > 1:
+		return 1
+	}
+	return x
+}
+
+func scaled(v any, scale float64) any {
+	if scale == 1 {
+		return deepCopy(v)
+	}
+	if f, ok := toFloat(v); ok {
+		return f * scale
+	}
+	return deepCopy(v)
+}
+
+// gaussian is a standard normal draw that is a pure function of the seed,
+// the change and t rounded down to the sampling interval, so replays are
+// reproducible and all targets of a change move together.
+func (sc *Scenario) gaussian(ci int, t time.Duration) float64 {
+	iv := sc.Interval
+	if iv <= 0 {
+		iv = defaultNoiseInterval
+	}
+	slot := uint64(t / iv)
+	if t < 0 {
+		slot = 0
+	}
+	h := splitmix64(uint64(sc.Seed) ^ splitmix64(uint64(ci)+0x9e37) ^ splitmix64(slot+0x51ed27))
+	u1 := (float64(h>>11) + 0.5) / (1 << 53)
+	u2 := float64(splitmix64(h)>>11) / (1 << 53)
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	return math.Max(-maxNoiseSigma, math.Min(maxNoiseSigma, z))
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// numberValue renders f as a JSON number rounded to precision.
+func numberValue(f, precision float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	f = math.Round(f/precision) * precision
+	decimals := 0
+	for p := precision; p < 1 && decimals < 6; p *= 10 {
+		decimals++
+	}
+	s := strconv.FormatFloat(f, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return json.Number(s)
+}
+
+// inferPrecision rounds RPM and watts to integers, everything else to 0.01.
+func inferPrecision(ptr pointer, doc any) float64 {
+	if len(ptr) == 0 {
+		return 0.01
+	}
+	last := ptr[len(ptr)-1]
+	if strings.Contains(last, "RPM") || strings.Contains(last, "Watts") {
+		return 1
+	}
+	if parent, ok := ptr.parent(doc); ok {
+		if m, ok := parent.(map[string]any); ok {
+			switch m["ReadingUnits"] {
+			case "RPM", "W", "Watts":
+				return 1
+			}
+		}
+	}
+	return 0.01
+}
+
+// hasResource reports whether the scenario changes the resource at p
+// (normalized), including log entries it adds.
+func (sc *Scenario) touches(p string) bool {
+	if sc == nil {
+		return false
+	}
+	if _, ok := sc.byResource[p]; ok {
+		return true
+	}
+	_, _, ok := sc.logEntryParent(p)
+	return ok
+}
+
+// logEntryParent splits ".../Entries/7" into a collection the scenario
+// appends to and the entry id.
+func (sc *Scenario) logEntryParent(p string) (string, string, bool) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	coll, id := p[:i], p[i+1:]
+	if _, ok := sc.logs[coll]; !ok {
+		return "", "", false
+	}
+	return coll, id, true
+}
+
+// apply rewrites doc, the parsed resource at p, as served at time t.
+func (sc *Scenario) apply(p string, doc any, t time.Duration) {
+	refs := sc.byResource[p]
+	// Group by pointer so absolute changes apply before additive ones for
+	// the same value, each group in file order.
+	var order []string
+	groups := map[string][]targetRef{}
+	for _, r := range refs {
+		c := &sc.Changes[r.change]
+		if c.Kind == KindLog {
+			continue
+		}
+		key := c.Targets[r.target].ptr.String()
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], r)
+	}
+	for _, key := range order {
+		g := groups[key]
+		ptr := sc.Changes[g[0].change].Targets[g[0].target].ptr
+		cur, _ := ptr.get(doc)
+		numeric, touched := false, false
+		precision := 0.0
+		for pass := 0; pass < 2; pass++ {
+			for _, r := range g {
+				c := &sc.Changes[r.change]
+				if c.Kind.additive() != (pass == 1) {
+					continue
+				}
+				v, ok := sc.changeValue(r.change, t, c.Targets[r.target].Scale)
+				if !ok {
+					continue
+				}
+				if c.Precision > 0 && precision == 0 {
+					precision = c.Precision
+				}
+				if pass == 0 {
+					cur, touched = v, true
+					_, numeric = toFloat(v)
+					continue
+				}
+				base, ok := toFloat(cur)
+				add, _ := toFloat(v)
+				if !ok {
+					continue // noise on a missing or non-numeric value: nothing to add to
+				}
+				cur, touched, numeric = base+add, true, true
+			}
+		}
+		if !touched {
+			continue
+		}
+		if f, ok := toFloat(cur); ok && numeric {
+			if precision == 0 {
+				precision = inferPrecision(ptr, doc)
+			}
+			cur = numberValue(f, precision)
+		}
+		ptr.set(doc, cur)
+	}
+	sc.applyLogs(p, doc, t)
+}
+
+// applyLogs appends the log entries visible at t to the collection doc.
+func (sc *Scenario) applyLogs(p string, doc any, t time.Duration) {
+	idx := sc.logs[p]
+	m, ok := doc.(map[string]any)
+	if len(idx) == 0 || !ok {
+		return
+	}
+	members, _ := m["Members"].([]any)
+	base := len(members)
+	inline := base > 0 && !isRef(members[0])
+	for k, ci := range idx {
+		if sc.Changes[ci].At > t {
+			break
+		}
+		e := sc.logEntry(p, base, k)
+		if inline {
+			members = append(members, e)
+		} else {
+			members = append(members, map[string]any{"@odata.id": e["@odata.id"]})
+		}
+	}
+	if members == nil {
+		members = []any{}
+	}
+	m["Members"] = members
+	m["Members@odata.count"] = json.Number(strconv.Itoa(len(members)))
+}
+
+// logEntry builds the k-th scenario entry of collection coll, which has
+// base entries of its own.
+func (sc *Scenario) logEntry(coll string, base, k int) map[string]any {
+	c := &sc.Changes[sc.logs[coll][k]]
+	e, _ := deepCopy(c.Entry).(map[string]any)
+	id := strconv.Itoa(base + k + 1)
+	e["@odata.id"] = coll + "/" + id
+	setDefault(e, "@odata.type", "#LogEntry.v1_15_0.LogEntry")
+	setDefault(e, "Id", id)
+	setDefault(e, "Name", "Log Entry "+id)
+	setDefault(e, "EntryType", "Event")
+	setDefault(e, "Created", sc.Start.Add(c.At).Format(time.RFC3339))
+	return e
+}
+
+// logEntryDoc returns the scenario entry served at p, if visible at t.
+// baseCount is the number of members of the collection in the tree.
+func (sc *Scenario) logEntryDoc(p string, t time.Duration, baseCount func(coll string) int) (map[string]any, bool) {
+	coll, id, ok := sc.logEntryParent(p)
+	if !ok {
+		return nil, false
+	}
+	n, err := strconv.Atoi(id)
+	base := baseCount(coll)
+	k := n - base - 1
+	if err != nil || k < 0 || k >= len(sc.logs[coll]) || sc.Changes[sc.logs[coll][k]].At > t {
+		return nil, false
+	}
+	return sc.logEntry(coll, base, k), true
+}
+
+func setDefault(m map[string]any, k string, v any) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}
+
+func isRef(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	_, ok = m["@odata.id"].(string)
+	return ok
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = deepCopy(e)
+		}
+		return a
+	}
+	return v
+}
+
+// Check verifies the scenario against tree: every target resource exists
+// and, as served at t=0, every pointer resolves (numeric kinds to a
+// number) and every log target is a collection.
+func (sc *Scenario) Check(tree *Tree) error {
+	var errs []error
+	for i, c := range sc.Changes {
+		for j, t := range c.Targets {
+			p := NormalizePath(t.Resource)
+			body, ok := tree.bodies[p]
+			if !ok {
+				errs = append(errs, fmt.Errorf("change %d (%s): target %d: resource %s not in the tree", i, c.Kind, j, t.Resource))
+				continue
+			}
+			base, err := decodeJSON(body)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("change %d (%s): target %d: resource %s is not JSON: %w", i, c.Kind, j, t.Resource, err))
+				continue
+			}
+			if c.Kind == KindLog {
+				if m, ok := base.(map[string]any); !ok || m["Members"] == nil {
+					errs = append(errs, fmt.Errorf("change %d (log): target %d: %s is not a collection", i, j, t.Resource))
+				}
+				continue
+			}
+			// A set may add a member the capture lacks; everything else
+			// must name a value that is there.
+			where := t.ptr
+			if c.Kind == KindSet {
+				where = t.ptr[:len(t.ptr)-1]
+			}
+			if _, ok := where.get(base); !ok {
+				errs = append(errs, fmt.Errorf("change %d (%s): target %d: pointer %s does not resolve in %s", i, c.Kind, j, t.Pointer, t.Resource))
+				continue
+			}
+			doc := deepCopy(base)
+			sc.apply(p, doc, 0)
+			v, _ := t.ptr.get(doc)
+			switch c.Kind {
+			case KindRamp, KindNoise, KindDiurnal:
+				if _, ok := toFloat(v); !ok {
+					errs = append(errs, fmt.Errorf("change %d (%s): target %d: %s%s is %v at t=0, not a number", i, c.Kind, j, t.Resource, t.Pointer, v))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
