@@ -66,7 +66,7 @@ type Scenario struct {
 	Start   time.Time
 	Changes []Change
 
-	dir        string                // directory of the file, for a relative Base
+	dir        string                 // directory of the file, for a relative Base
 	byResource map[string][]targetRef // normalized resource path -> targets on it
 	logs       map[string][]int       // collection path -> log change indexes, in order of appearance
 }
@@ -92,16 +92,21 @@ type Change struct {
 	// the target (RPM and watts to integers, others to 0.01).
 	Precision float64
 
-	At, Start, End     time.Duration
-	Every, For         time.Duration
-	Period, Phase      time.Duration
-	Value              any // set, step ("to"), intermittent
-	From, To           float64
-	Shape              string
-	SD, SDTo           float64
-	Amplitude          float64
-	Entry              map[string]any // log
-	hasSDTo, rampShape bool
+	At, Start, End time.Duration
+	Every, For     time.Duration
+	Period, Phase  time.Duration
+	Value          any // set, step ("to"), intermittent
+	From, To       float64
+	Shape          string
+	SD, SDTo       float64
+	Amplitude      float64
+	Entry          map[string]any // log
+	// Exact (set, step, intermittent) serves the value as given while the
+	// change is in effect: noise and diurnal are not added on top.
+	Exact bool
+	// Until (noise, diurnal) stops the addition from that time on.
+	Until   time.Duration
+	hasSDTo bool
 }
 
 type targetRef struct{ change, target int }
@@ -131,6 +136,7 @@ type changeFile struct {
 	Set       *struct {
 		At    string          `json:"at"`
 		Value json.RawMessage `json:"value"`
+		Exact *bool           `json:"exact"`
 	} `json:"set"`
 	Ramp *struct {
 		From  *float64 `json:"from"`
@@ -140,25 +146,29 @@ type changeFile struct {
 		Shape string   `json:"shape"`
 	} `json:"ramp"`
 	Step *struct {
-		At string          `json:"at"`
-		To json.RawMessage `json:"to"`
+		At    string          `json:"at"`
+		To    json.RawMessage `json:"to"`
+		Exact *bool           `json:"exact"`
 	} `json:"step"`
 	Noise *struct {
 		SD    *float64 `json:"sd"`
 		SDTo  *float64 `json:"sdTo"`
 		Start string   `json:"start"`
 		End   string   `json:"end"`
+		Until string   `json:"until"`
 	} `json:"noise"`
 	Diurnal *struct {
 		Amplitude *float64 `json:"amplitude"`
 		Period    string   `json:"period"`
 		Phase     string   `json:"phase"`
+		Until     string   `json:"until"`
 	} `json:"diurnal"`
 	Intermittent *struct {
 		Start string          `json:"start"`
 		Every string          `json:"every"`
 		For   string          `json:"for"`
 		Value json.RawMessage `json:"value"`
+		Exact *bool           `json:"exact"`
 	} `json:"intermittent"`
 	Log *struct {
 		At    string          `json:"at"`
@@ -294,6 +304,7 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		if c.Value, err = decodeValue(cf.Set.Value); err != nil {
 			return c, field("set", "value", err)
 		}
+		c.Exact = cf.Set.Exact != nil && *cf.Set.Exact
 	}
 	if cf.Ramp != nil {
 		kinds++
@@ -333,6 +344,7 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		if c.Value, err = decodeValue(cf.Step.To); err != nil {
 			return c, field("step", "to", err)
 		}
+		c.Exact = cf.Step.Exact != nil && *cf.Step.Exact
 	}
 	if cf.Noise != nil {
 		kinds++
@@ -342,6 +354,9 @@ func parseChange(raw json.RawMessage) (Change, error) {
 			return c, field("noise", "sd", errors.New("want a number >= 0"))
 		}
 		c.SD = *n.SD
+		if c.Until, err = parseOptDuration(n.Until); err != nil {
+			return c, field("noise", "until", err)
+		}
 		if n.SDTo != nil {
 			if *n.SDTo < 0 {
 				return c, field("noise", "sdTo", errors.New("want a number >= 0"))
@@ -379,6 +394,9 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		if c.Phase, err = parseOptDuration(d.Phase); err != nil {
 			return c, field("diurnal", "phase", err)
 		}
+		if c.Until, err = parseOptDuration(d.Until); err != nil {
+			return c, field("diurnal", "until", err)
+		}
 	}
 	if cf.Intermittent != nil {
 		kinds++
@@ -402,6 +420,8 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		if c.Value, err = decodeValue(in.Value); err != nil {
 			return c, field("intermittent", "value", err)
 		}
+		// A blip (input lost, fan stalled) reads exactly its value.
+		c.Exact = in.Exact == nil || *in.Exact
 	}
 	if cf.Log != nil {
 		kinds++
@@ -515,12 +535,18 @@ func (sc *Scenario) changeValue(ci int, t time.Duration, scale float64) (any, bo
 		}
 		return (c.From + (c.To-c.From)*x) * scale, true
 	case KindNoise:
+		if c.Until > 0 && t >= c.Until {
+			return nil, false
+		}
 		sd := c.SD
 		if c.hasSDTo {
 			sd += (c.SDTo - c.SD) * clamp01(float64(t-c.Start)/float64(c.End-c.Start))
 		}
 		return sc.gaussian(ci, t) * sd * scale, true
 	case KindDiurnal:
+		if c.Until > 0 && t >= c.Until {
+			return nil, false
+		}
 		phase := 2 * math.Pi * float64(t-c.Phase) / float64(c.Period)
 		return c.Amplitude * math.Sin(phase) * scale, true
 	}
@@ -609,9 +635,10 @@ func inferPrecision(ptr pointer, doc any) float64 {
 	if len(ptr) == 0 {
 		return 0.01
 	}
-	last := ptr[len(ptr)-1]
-	if strings.Contains(last, "RPM") || strings.Contains(last, "Watts") {
-		return 1
+	for _, tok := range ptr {
+		if strings.Contains(tok, "RPM") || strings.Contains(tok, "Watts") {
+			return 1
+		}
 	}
 	if parent, ok := ptr.parent(doc); ok {
 		if m, ok := parent.(map[string]any); ok {
@@ -673,12 +700,12 @@ func (sc *Scenario) apply(p string, doc any, t time.Duration) {
 		g := groups[key]
 		ptr := sc.Changes[g[0].change].Targets[g[0].target].ptr
 		cur, _ := ptr.get(doc)
-		numeric, touched := false, false
+		numeric, touched, exact := false, false, false
 		precision := 0.0
 		for pass := 0; pass < 2; pass++ {
 			for _, r := range g {
 				c := &sc.Changes[r.change]
-				if c.Kind.additive() != (pass == 1) {
+				if c.Kind.additive() != (pass == 1) || (pass == 1 && exact) {
 					continue
 				}
 				v, ok := sc.changeValue(r.change, t, c.Targets[r.target].Scale)
@@ -689,7 +716,7 @@ func (sc *Scenario) apply(p string, doc any, t time.Duration) {
 					precision = c.Precision
 				}
 				if pass == 0 {
-					cur, touched = v, true
+					cur, touched, exact = v, true, c.Exact
 					_, numeric = toFloat(v)
 					continue
 				}
@@ -831,10 +858,10 @@ func (sc *Scenario) Check(tree *Tree) error {
 				}
 				continue
 			}
-			// A set may add a member the capture lacks; everything else
-			// must name a value that is there.
+			// set, step and intermittent may add a member the capture
+			// lacks; ramp, noise and diurnal need a value that is there.
 			where := t.ptr
-			if c.Kind == KindSet {
+			if !c.Kind.additive() && c.Kind != KindRamp {
 				where = t.ptr[:len(t.ptr)-1]
 			}
 			if _, ok := where.get(base); !ok {

@@ -28,8 +28,8 @@ const (
 	// $expand=*($levels=6) over a densely linked tree grows exponentially.
 	maxExpansions = 5000
 	// slowBodyPieces is how many writes FaultSlowBody spreads a body over.
-	slowBodyPieces = 16
-	defaultSlowBody = 2 * time.Second
+	slowBodyPieces    = 16
+	defaultSlowBody   = 2 * time.Second
 	retryAfterSeconds = 1
 )
 
