@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prefail/prefail/model"
+	"github.com/prefail/prefail/redfish"
+)
+
+// scanFlags are the scan command's options.
+type scanFlags struct {
+	targetsFile   string
+	json          bool
+	timeout       time.Duration
+	concurrency   int
+	caFile        string
+	insecure      bool
+	username      string
+	passwordFile  string
+	maxLogEntries int
+	basicAuth     bool
+}
+
+func (a *app) newScanCmd() *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan [TARGET...]",
+		Short: "Read the hardware health of one or more BMCs",
+		Long: `Scan reads each target's hardware health and prints it, worst first.
+
+TARGET is https://HOST[:PORT] (Redfish over TLS, certificate verified) or
+http://HOST:PORT (plain HTTP, for mocks). Other schemes (ipmi://, local
+disks) are not supported yet.
+
+Credentials: PREFAIL_USERNAME and PREFAIL_PASSWORD from the environment,
+--username and --password-file (first line of the file), or per target in a
+targets file. A password is never accepted on the command line.
+
+Targets file: one target per line, '#' starts a comment, optional settings
+after the URL as key=value: username=, password-file=, ca-file=,
+insecure=true, basic-auth=true. Relative paths are relative to the file.
+
+Exit status: 0 when every target was scanned (even with warnings), 1 when
+any target failed, 2 on a usage error.`,
+		Example: `  PREFAIL_USERNAME=admin PREFAIL_PASSWORD=... prefail scan https://bmc1.example.com
+  prefail scan --targets bmcs.txt --json > health.json
+  prefail scan --ca-file bmc-ca.pem --username admin --password-file ~/.bmc-pass https://10.0.0.5`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runScan(cmd.Context(), args, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.targetsFile, "targets", "", "read targets (and per-target settings) from `FILE`")
+	fl.BoolVar(&f.json, "json", false, "print one JSON document (see docs/json-schema.md)")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit for each target's scan")
+	fl.IntVar(&f.concurrency, "concurrency", 8, "targets scanned at the same time")
+	fl.StringVar(&f.caFile, "ca-file", "", "verify BMC certificates against the CA certificates in `PEM` (instead of the system roots)")
+	fl.BoolVar(&f.insecure, "insecure", false, "do not verify BMC certificates (explicit opt-out; prefer --ca-file)")
+	fl.StringVar(&f.username, "username", "", "BMC account name (default $"+envUsername+")")
+	fl.StringVar(&f.passwordFile, "password-file", "", "read the BMC password from the first line of `FILE` (default $"+envPassword+")")
+	fl.IntVar(&f.maxLogEntries, "max-log-entries", 100, "newest entries read from each log service (0: skip logs)")
+	fl.BoolVar(&f.basicAuth, "basic-auth", false, "send HTTP Basic credentials on each request instead of opening a session")
+	return cmd
+}
+
+// scanRequest is everything the reader is given for one target.
+type scanRequest struct {
+	Endpoint      string
+	Username      string
+	Password      secret
+	CAFile        string
+	Insecure      bool
+	BasicAuth     bool
+	MaxLogEntries int
+}
+
+// result is the outcome of scanning one target.
+type result struct {
+	Target   string
+	Err      error
+	Duration time.Duration
+	Snapshot *model.Snapshot
+}
+
+func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
+	switch {
+	case f.timeout <= 0:
+		return usagef("--timeout must be positive, got %s", f.timeout)
+	case f.concurrency < 1:
+		return usagef("--concurrency must be at least 1, got %d", f.concurrency)
+	case f.maxLogEntries < 0:
+		return usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
+	case f.insecure && f.caFile != "":
+		return usagef("--insecure and --ca-file contradict each other: pick one")
+	}
+	if len(args) == 0 && f.targetsFile == "" {
+		return usagef("no targets: give TARGET arguments (https://HOST) or --targets FILE")
+	}
+	targets, err := collectTargets(ctx, args, f.targetsFile)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	if len(targets) == 0 {
+		return usagef("%s: no targets in the file", f.targetsFile)
+	}
+	src := credentialSources{flagUsername: f.username, flagPasswordFile: f.passwordFile}
+	src.envUsername = a.getenv(envUsername)
+	src.envPassword = secret(a.getenv(envPassword))
+	if f.passwordFile != "" {
+		if src.flagPassword, err = readPasswordFile(ctx, f.passwordFile); err != nil {
+			return err
+		}
+		a.warnLoosePasswordFile(f.passwordFile)
+	}
+	prepare := func(ctx context.Context, t *target) (scanRequest, error) { return a.request(ctx, t, f, src) }
+	results := a.scanAll(ctx, targets, f.concurrency, f.timeout, prepare)
+	if err := a.render(results, f.json); err != nil {
+		return err
+	}
+	return failures(results)
+}
+
+// failures returns an error counting the failed targets, or nil.
+func failures(results []result) error {
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	if len(results) == 1 {
+		return fmt.Errorf("%s: scan failed", results[0].Target)
+	}
+	return fmt.Errorf("%d of %d targets failed", failed, len(results))
+}
+
+func (a *app) render(results []result, asJSON bool) error {
+	if asJSON {
+		return writeJSON(a.stdout, results, a.clock())
+	}
+	return writeTable(a.stdout, results)
+}
+
+func (a *app) warnLoosePasswordFile(path string) {
+	if passwordFileLooseMode(path) {
+		a.log.Warn().Str("file", path).Msg("password file is readable by group or others; chmod 600 it")
+	}
+}
+
+// request builds the reader's request for t from the per-target settings
+// and the command-wide defaults.
+func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credentialSources) (scanRequest, error) {
+	req := scanRequest{
+		Endpoint:      t.Endpoint,
+		CAFile:        f.caFile,
+		Insecure:      f.insecure,
+		BasicAuth:     f.basicAuth,
+		MaxLogEntries: f.maxLogEntries,
+	}
+	if t.CAFile != "" {
+		// A per-target CA overrides a command-wide --insecure.
+		req.CAFile, req.Insecure = t.CAFile, false
+	}
+	if t.Insecure != nil {
+		req.Insecure = *t.Insecure
+	}
+	if t.BasicAuth != nil {
+		req.BasicAuth = *t.BasicAuth
+	}
+	if req.Insecure && t.CAFile != "" {
+		return req, fmt.Errorf("%s: insecure=true and ca-file= contradict each other", t.Where)
+	}
+	if req.Insecure {
+		req.CAFile = ""
+	}
+	https := strings.HasPrefix(t.Endpoint, "https://")
+	if https && req.CAFile != "" {
+		if _, err := os.Stat(req.CAFile); err != nil {
+			return req, fmt.Errorf("ca-file: %w", err)
+		}
+	}
+	if t.PasswordFile != "" {
+		a.warnLoosePasswordFile(t.PasswordFile)
+	}
+	c, err := resolveCredentials(ctx, t, src)
+	if err != nil {
+		return req, err
+	}
+	req.Username, req.Password = c.Username, c.Password
+	log := a.log.Debug().Str("target", t.Endpoint).Str("from", t.Where).Bool("insecure", req.Insecure).
+		Str("ca_file", req.CAFile).Bool("basic_auth", req.BasicAuth)
+	if c.Username != "" {
+		log = log.Str("username", c.Username).Str("username_from", c.UsernameSource).Str("password_from", c.PasswordSource)
+	}
+	log.Msg("scan settings")
+	if !https && c.Username != "" {
+		a.log.Warn().Str("target", t.Endpoint).Msg("sending credentials over plain HTTP")
+	}
+	if https && req.Insecure {
+		a.log.Warn().Str("target", t.Endpoint).Msg("TLS certificate verification is off for this target")
+	}
+	return req, nil
+}
+
+// scanAll scans the targets, at most concurrency at a time, each under its
+// own timeout; prepare builds each target's request. Results come back in
+// the targets' order; a target that fails or hangs has its error in its
+// result and costs the others nothing.
+func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, timeout time.Duration,
+	prepare func(context.Context, *target) (scanRequest, error)) []result {
+	results := make([]result, len(targets))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				results[i] = result{Target: t.Endpoint, Err: fmt.Errorf("not scanned: %w", context.Cause(ctx))}
+				return
+			}
+			req, err := prepare(ctx, t)
+			if err != nil {
+				results[i] = result{Target: t.Endpoint, Err: err}
+				return
+			}
+			results[i] = a.scanOne(ctx, req, timeout)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// scanOne scans one target under its own timeout.
+func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duration) result {
+	start := time.Now()
+	res := result{Target: req.Endpoint}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type outcome struct {
+		snap *model.Snapshot
+		err  error
+	}
+	done := make(chan outcome, 1)
+	scan := a.scanTarget
+	if scan == nil {
+		scan = a.redfishScan
+	}
+	a.log.Info().Str("target", req.Endpoint).Msg("scanning")
+	go func() {
+		snap, err := scan(tctx, req)
+		done <- outcome{snap, err}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-tctx.Done():
+		// Stop waiting even if the reader does not honour ctx.
+		o.err = tctx.Err()
+	}
+	res.Duration = time.Since(start)
+	res.Snapshot = o.snap
+	if o.err != nil {
+		res.Err = explainScanError(o.err, tctx, ctx, timeout)
+		a.log.Info().Str("target", req.Endpoint).Err(res.Err).Dur("took", res.Duration).Msg("scan failed")
+		return res
+	}
+	if res.Snapshot == nil {
+		res.Err = errors.New("reader returned no snapshot")
+		return res
+	}
+	a.log.Info().Str("target", req.Endpoint).Int("requests", res.Snapshot.Requests).Dur("took", res.Duration).Msg("scanned")
+	return res
+}
+
+// explainScanError turns the reader's error into one a person can act on.
+func explainScanError(err error, tctx, parent context.Context, timeout time.Duration) error {
+	switch {
+	case parent.Err() != nil:
+		return fmt.Errorf("interrupted: %w", err)
+	case errors.Is(tctx.Err(), context.DeadlineExceeded) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || isTimeout(err)):
+		return fmt.Errorf("timed out after %s (see --timeout): %w", timeout, err)
+	case isTLSVerifyError(err):
+		return fmt.Errorf("%w (hint: the BMC's certificate could not be verified: pass --ca-file PEM, or ca-file= in the targets file, with the CA that signed it; or, accepting the risk, --insecure / insecure=true for this target)", err)
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+func isTLSVerifyError(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	if errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr) {
+		return true
+	}
+	// The reader may not wrap the transport's error.
+	s := err.Error()
+	return strings.Contains(s, "x509: ") || strings.Contains(s, "tls: failed to verify certificate")
+}
+
+// redfishScan reads one target with the Redfish reader (one shot: log in,
+// scan, log out).
+func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot, error) {
+	opts := []redfish.Option{
+		redfish.WithMaxLogEntries(req.MaxLogEntries),
+		redfish.WithLogger(a.log.With().Str("target", req.Endpoint).Logger()),
+	}
+	if req.Username != "" {
+		opts = append(opts, redfish.WithCredentials(req.Username, req.Password.reveal()))
+	}
+	if req.BasicAuth {
+		opts = append(opts, redfish.WithBasicAuth())
+	}
+	if strings.HasPrefix(req.Endpoint, "https://") {
+		switch {
+		case req.Insecure:
+			opts = append(opts, redfish.WithInsecure())
+		case req.CAFile != "":
+			opts = append(opts, redfish.WithCAFile(req.CAFile))
+		}
+	}
+	return redfish.Scan(ctx, req.Endpoint, opts...)
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// target is one thing to scan, as named on the command line or in a
+// targets file, with the per-target settings the file gave.
+type target struct {
+	// Endpoint is the normalized URL the reader is given ("https://bmc1:443"
+	// keeps the port it was given; no path, no user info).
+	Endpoint string
+	// Where says where the target was named ("argv", "bmcs.txt:3").
+	Where string
+
+	// Per-target settings from the targets file. A nil pointer / empty
+	// string means "not set here: use the command-line default".
+	Username     string
+	PasswordFile string
+	CAFile       string
+	Insecure     *bool
+	BasicAuth    *bool
+}
+
+// supportedSchemes are the target URL schemes the scan command reads today.
+const supportedSchemes = "https, http"
+
+// redactUserinfo hides anything between "://" and "@" in the authority of
+// s, so that an error about a malformed URL never echoes a password.
+func redactUserinfo(s string) string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	auth := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	at := strings.LastIndex(auth, "@")
+	if at < 0 {
+		return s
+	}
+	scheme := s[:len(s)-len(rest)]
+	return scheme + "REDACTED@" + rest[at+1:]
+}
+
+// parseTarget checks a target URL and returns its normalized endpoint.
+func parseTarget(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty target")
+	}
+	orig := s
+	s = redactUserinfo(s)
+	if !strings.Contains(s, "://") {
+		return "", fmt.Errorf("%s: missing scheme: use https://%s (or http://HOST:PORT for a plain-HTTP mock)", s, s)
+	}
+	u, err := url.Parse(orig)
+	if err != nil {
+		return "", fmt.Errorf("%s: not a URL: %v", s, unwrapURLError(err))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch scheme {
+	case "https", "http":
+	default:
+		return "", fmt.Errorf("%s: scheme not supported yet; supported: %s", s, supportedSchemes)
+	}
+	if u.User != nil {
+		// Never let a password travel on argv or in a file's URL.
+		return "", fmt.Errorf("%s://%s: credentials in the URL are not accepted; use PREFAIL_USERNAME/PREFAIL_PASSWORD, --password-file, or username=/password-file= in a targets file", scheme, u.Host)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("%s: no host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%s: bad port %q", s, p)
+		}
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%s: give only scheme://host[:port]; the Redfish service is found at /redfish/v1", s)
+	}
+	return scheme + "://" + u.Host, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// targetFileKeys are the per-target settings a targets file may give.
+const targetFileKeys = "username, password-file, ca-file, insecure, basic-auth"
+
+// parseTargetsFile reads a targets file. Format, one target per line:
+//
+//	# comment; blank lines are ignored
+//	https://bmc1.example.com
+//	https://bmc2.example.com:8443 username=ops password-file=/etc/prefail/bmc2.pass
+//	https://bmc3.example.com ca-file=bmc-ca.pem basic-auth=true   # trailing comment
+//	http://127.0.0.1:8000 insecure=true
+//
+// Relative password-file and ca-file paths are relative to the targets
+// file's directory. Passwords are never inline: password= is an error.
+// Errors name file:line.
+func parseTargetsFile(ctx context.Context, path string) ([]*target, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("targets file: %w", err)
+	}
+	defer f.Close()
+	return parseTargets(ctx, f, path, filepath.Dir(path))
+}
+
+// parseTargets parses targets file content read from r; name is used in
+// errors, dir resolves relative paths.
+func parseTargets(ctx context.Context, r io.Reader, name, dir string) ([]*target, error) {
+	var out []*target
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	line := 0
+	for sc.Scan() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		line++
+		where := fmt.Sprintf("%s:%d", name, line)
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		fields := strings.Fields(text)
+		for i, f := range fields {
+			if strings.HasPrefix(f, "#") {
+				fields = fields[:i]
+				break
+			}
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		endpoint, err := parseTarget(fields[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		t := &target{Endpoint: endpoint, Where: where}
+		seen := map[string]bool{}
+		for i, kv := range fields[1:] {
+			key, val, ok := strings.Cut(kv, "=")
+			if !ok {
+				// The field is not echoed: it might be a stray password.
+				return nil, fmt.Errorf("%s: field %d after the URL: want key=value (keys: %s)", where, i+1, targetFileKeys)
+			}
+			if seen[key] {
+				return nil, fmt.Errorf("%s: %s given twice", where, key)
+			}
+			seen[key] = true
+			if key == "password" || key == "pass" || key == "passwd" {
+				// The value is deliberately not echoed.
+				return nil, fmt.Errorf("%s: passwords are never given inline; use password-file=PATH or PREFAIL_PASSWORD", where)
+			}
+			if val == "" {
+				return nil, fmt.Errorf("%s: %s= has no value", where, key)
+			}
+			switch key {
+			case "username":
+				t.Username = val
+			case "password-file":
+				t.PasswordFile = resolvePath(dir, val)
+			case "ca-file":
+				t.CAFile = resolvePath(dir, val)
+			case "insecure", "basic-auth":
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s=%s: want true or false", where, key, val)
+				}
+				if key == "insecure" {
+					t.Insecure = &b
+				} else {
+					t.BasicAuth = &b
+				}
+			default:
+				return nil, fmt.Errorf("%s: unknown setting %q (keys: %s)", where, key, targetFileKeys)
+			}
+		}
+		out = append(out, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	return out, nil
+}
+
+func resolvePath(dir, p string) string {
+	if filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// collectTargets merges the command-line targets and the targets file,
+// rejecting duplicates.
+func collectTargets(ctx context.Context, args []string, file string) ([]*target, error) {
+	var ts []*target
+	for _, a := range args {
+		ep, err := parseTarget(a)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, &target{Endpoint: ep, Where: "command line"})
+	}
+	if file != "" {
+		ft, err := parseTargetsFile(ctx, file)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, ft...)
+	}
+	seen := map[string]*target{}
+	for _, t := range ts {
+		if prev, ok := seen[t.Endpoint]; ok {
+			return nil, fmt.Errorf("%s: %s named twice (also at %s)", t.Where, t.Endpoint, prev.Where)
+		}
+		seen[t.Endpoint] = t
+	}
+	return ts, nil
+}
