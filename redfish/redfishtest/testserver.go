@@ -11,6 +11,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -36,7 +38,9 @@ type TestServer struct {
 // NewServer starts a plain HTTP mock on 127.0.0.1. Close it when done.
 func NewServer(tree *Tree, opts ...Option) *TestServer {
 	m := New(tree, opts...)
-	hs := httptest.NewServer(m)
+	hs := httptest.NewUnstartedServer(m)
+	hs.Config.ErrorLog = quietLog()
+	hs.Start()
 	return &TestServer{URL: hs.URL, Mock: m, HTTP: hs}
 }
 
@@ -45,6 +49,9 @@ func NewServer(tree *Tree, opts ...Option) *TestServer {
 func NewTLSServer(tree *Tree, opts ...Option) *TestServer {
 	m := New(tree, opts...)
 	hs := httptest.NewUnstartedServer(m)
+	// Clients that reject the certificate are expected in tests; their
+	// handshake errors are not worth a line on stderr.
+	hs.Config.ErrorLog = quietLog()
 	ts := &TestServer{Mock: m, HTTP: hs}
 	cert, certPEM, err := SelfSignedCert("127.0.0.1", "::1", "localhost")
 	if err != nil {
@@ -87,7 +94,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cert *tls.Certi
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          quietLog(),
 	}
 	if cert != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
@@ -160,3 +167,6 @@ func SelfSignedCert(hosts ...string) (tls.Certificate, []byte, error) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, certPEM, nil
 }
+
+// quietLog discards net/http's own error lines: library code logs nothing.
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
