@@ -218,13 +218,6 @@ func (a *app) runMock(ctx context.Context, args []string, f *mockFlags) error {
 	return nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func speedOf(sc *redfishtest.Scenario) float64 {
 	if sc.Speed <= 0 {
 		return 1
