@@ -834,6 +834,17 @@ func deepCopy(v any) any {
 	return v
 }
 
+// setsValue reports whether a set or step writes pointer ptr of resource p.
+func (sc *Scenario) setsValue(p, ptr string) bool {
+	for _, r := range sc.byResource[p] {
+		c := &sc.Changes[r.change]
+		if (c.Kind == KindSet || c.Kind == KindStep) && c.Targets[r.target].Pointer == ptr {
+			return true
+		}
+	}
+	return false
+}
+
 // Check verifies the scenario against tree: every target resource exists
 // and, as served at t=0, every pointer resolves (numeric kinds to a
 // number) and every log target is a collection.
@@ -859,9 +870,10 @@ func (sc *Scenario) Check(tree *Tree) error {
 				continue
 			}
 			// set, step and intermittent may add a member the capture
-			// lacks; ramp, noise and diurnal need a value that is there.
+			// lacks; ramp, noise and diurnal need a value that is there
+			// or that a set adds.
 			where := t.ptr
-			if !c.Kind.additive() && c.Kind != KindRamp {
+			if !c.Kind.additive() && c.Kind != KindRamp || sc.setsValue(p, t.Pointer) {
 				where = t.ptr[:len(t.ptr)-1]
 			}
 			if _, ok := where.get(base); !ok {
