@@ -68,6 +68,19 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 			if s.Target == "" {
 				s.Target = r.Target
 			}
+			// A health the reader left empty is unknown, never ok.
+			s.Components = slices.Clone(s.Components)
+			for i := range s.Components {
+				if s.Components[i].Health == "" {
+					s.Components[i].Health = model.HealthUnknown
+				}
+			}
+			s.Redundancy = slices.Clone(s.Redundancy)
+			for i := range s.Redundancy {
+				if s.Redundancy[i].Health == "" {
+					s.Redundancy[i].Health = model.HealthUnknown
+				}
+			}
 			jt.Snapshot = &s
 			jt.Worst = s.Worst()
 		}

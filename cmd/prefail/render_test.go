@@ -267,3 +267,26 @@ func TestNearestThreshold(t *testing.T) {
 		t.Error("no thresholds: want none")
 	}
 }
+
+// TestJSONSchemaDocExample keeps the example in docs/json-schema.md in step
+// with the types: it must decode with no unknown field.
+func TestJSONSchemaDocExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/json-schema.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```json\n")
+	if !ok {
+		t.Fatal("docs/json-schema.md has no ```json example")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	dec := json.NewDecoder(strings.NewReader(example))
+	dec.DisallowUnknownFields()
+	var rep jsonReport
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("docs/json-schema.md example: %v", err)
+	}
+	if rep.SchemaVersion != schemaVersion || len(rep.Targets) == 0 {
+		t.Errorf("example: %+v", rep)
+	}
+}
