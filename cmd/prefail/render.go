@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -82,7 +83,9 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 				}
 			}
 			jt.Snapshot = &s
-			jt.Worst = s.Worst()
+			if r.Err == nil {
+				jt.Worst = s.Worst()
+			}
 		}
 		rep.Targets = append(rep.Targets, jt)
 	}
@@ -94,22 +97,38 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 
 // writeTable writes the results as text tables, one block per target.
 func writeTable(w io.Writer, results []result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(tw)
 		}
 		writeTarget(tw, r)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// No line ends in padding.
+	var out strings.Builder
+	for line := range strings.Lines(buf.String()) {
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
 }
 
 func writeTarget(tw *tabwriter.Writer, r result) {
 	s := r.Snapshot
 	// Header: target, worst health, counts by kind, requests, duration.
 	head := "== " + clean(r.Target)
-	if s != nil {
+	if r.Err != nil {
+		// A failed scan has no verdict, whatever part of it was read.
+		head += "  FAILED"
+	} else if s != nil {
 		head += "  worst: " + healthText(s.Worst())
+	}
+	if s != nil {
 		head += "  components: " + kindCounts(s)
 		head += "  requests: " + strconv.Itoa(s.Requests)
 	}
@@ -117,7 +136,7 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 	fmt.Fprintln(tw, head)
 	tw.Flush()
 	if r.Err != nil {
-		fmt.Fprintf(tw, "ERROR: %s\n", clean(r.Err.Error()))
+		fmt.Fprintf(tw, "ERROR: %s\n", cleanN(r.Err.Error(), 2000))
 	}
 	if s == nil {
 		return
@@ -129,7 +148,7 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 			row(tw, clean(string(c.Kind)), clean(componentName(c)), healthText(c.Health), mainReading(c), notes(c))
 		}
 		tw.Flush()
-	} else {
+	} else if r.Err == nil {
 		fmt.Fprintln(tw, "no components")
 	}
 
@@ -201,12 +220,8 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 	}
 }
 
-// row writes one table row, leaving out trailing empty cells so that no
-// line ends in padding.
+// row writes one table row.
 func row(tw io.Writer, cells ...string) {
-	for len(cells) > 1 && cells[len(cells)-1] == "" {
-		cells = cells[:len(cells)-1]
-	}
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 }
 
@@ -414,8 +429,10 @@ func notes(c model.Component) string {
 
 // clean makes text from a BMC safe for a terminal table: no control
 // characters (escape sequences, tabs, newlines), bounded length.
-func clean(s string) string {
-	const max = 160
+func clean(s string) string { return cleanN(s, 160) }
+
+// cleanN is clean with a length bound of max runes.
+func cleanN(s string, max int) string {
 	var b strings.Builder
 	n := 0
 	lastSpace := false
