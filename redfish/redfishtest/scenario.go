@@ -445,8 +445,8 @@ func parseChange(raw json.RawMessage) (Change, error) {
 	case kinds > 1:
 		return c, errors.New("more than one kind: want exactly one of set, ramp, step, noise, diurnal, intermittent, log")
 	}
-	if cf.Precision < 0 {
-		return c, fmt.Errorf("field \"precision\": want a number > 0")
+	if cf.Precision != 0 && (cf.Precision < 1e-6 || cf.Precision > 1e6) {
+		return c, fmt.Errorf("field \"precision\": want a number between 1e-6 and 1e6 (1 = integers, 0.01 = hundredths)")
 	}
 	c.Precision = cf.Precision
 	if len(cf.Targets) == 0 {
@@ -612,10 +612,10 @@ func toFloat(v any) (float64, bool) {
 
 // numberValue renders f as a JSON number rounded to precision.
 func numberValue(f, precision float64) any {
+	f = math.Round(f/precision) * precision
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil
 	}
-	f = math.Round(f/precision) * precision
 	decimals := 0
 	for p := precision; p < 1 && decimals < 6; p *= 10 {
 		decimals++
