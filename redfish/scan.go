@@ -1,0 +1,383 @@
+package redfish
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prefail/prefail/model"
+)
+
+// Levels of $expand asked for on the three top collections. Three levels
+// reach a chassis's Sensors and Fans/PowerSupplies collections and a
+// system's Memory and Processors members in one response each on services
+// that support it, without pulling in whole log services (four levels
+// down); services that cap MaxLevels lower get their cap.
+const topLevels = 3
+
+// maxPages bounds how many Members@odata.nextLink pages we follow.
+const maxPages = 50
+
+func (s *scan) run() {
+	s.seen = map[string]bool{}
+	var wg sync.WaitGroup
+	for _, area := range []func(){s.chassisArea, s.systemsArea, s.managersArea} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			area()
+		}()
+	}
+	wg.Wait()
+	// Drives a chassis only links to (Links.Drives) are mostly the ones the
+	// systems walk reached through Storage: read only those it did not.
+	for _, d := range s.chassisDrives {
+		s.mu.Lock()
+		seen := s.seen[d.id]
+		s.mu.Unlock()
+		if seen {
+			continue
+		}
+		if dn, ok := s.resource(d.id, 0); ok {
+			s.add(drive(dn, d.chassis))
+		}
+	}
+}
+
+// node wraps a decoded resource for lenient field access.
+func (s *scan) node(m map[string]any, url string) node {
+	return node{m: m, url: url, warn: s.warn}
+}
+
+func (s *scan) warn(source, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.warnings {
+		if w.Source == source && w.Message == msg {
+			return
+		}
+	}
+	s.warnings = append(s.warnings, model.Warning{Source: source, Message: msg})
+}
+
+// warnErr records a failed request as a warning naming the URL.
+func (s *scan) warnErr(url string, err error) {
+	s.log.Debug().Str("url", url).Err(err).Msg("redfish: read failed")
+	s.warn(url, err.Error())
+}
+
+// top fetches one of the top collections and returns its members. A 404
+// just means the service has none (a PDU has no Systems); any other
+// failure is fatal for the scan only if nothing at all could be read.
+func (s *scan) top(id string) []node {
+	m, err := s.f.get(id, topLevels)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		s.warnErr(id, err)
+		s.mu.Lock()
+		if s.fatal == nil {
+			s.fatal = err
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	return s.collectMembers(s.node(m, id), id, topLevels-1, true)
+}
+
+// probe gets a resource whose URI we derived rather than read from a
+// link: a 404 only means the service does not have it.
+func (s *scan) probe(id string, levels int) (node, bool) {
+	m, err := s.f.get(id, levels)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			s.warnErr(id, err)
+		}
+		return node{}, false
+	}
+	return s.node(m, id), true
+}
+
+// resource gets one resource, recording a failure as a warning.
+func (s *scan) resource(id string, levels int) (node, bool) {
+	if id == "" {
+		return node{}, false
+	}
+	m, err := s.f.get(id, levels)
+	if err != nil {
+		s.warnErr(id, err)
+		return node{}, false
+	}
+	return s.node(m, id), true
+}
+
+// members returns the members of a collection; levels is how deep below
+// each member to ask the service to expand.
+func (s *scan) members(collID string, levels int) []node {
+	coll, ok := s.resource(collID, levels+1)
+	if !ok {
+		return nil
+	}
+	return s.collect(coll, collID, levels)
+}
+
+// collect resolves a collection's members. When several members were not
+// delivered expanded, it asks once more for the collection with $expand
+// (one request instead of one per member); a service without $expand gets
+// one GET per member.
+func (s *scan) collect(coll node, collID string, levels int) []node {
+	return s.collectMembers(coll, collID, levels, false)
+}
+
+// collectMembers is collect; with keepBroken, a member that could not be
+// read is returned as a node that is not ok, carrying only its id (url).
+func (s *scan) collectMembers(coll node, collID string, levels int, keepBroken bool) []node {
+	items := s.memberItems(coll)
+	missing := 0
+	for _, it := range items {
+		if !isExpanded(it.m) {
+			if _, ok := s.f.cached(it.id()); !ok {
+				missing++
+			}
+		}
+	}
+	if missing > 1 {
+		if q := s.f.expandQuery(levels + 1); q != "" {
+			if m, err := s.f.getFresh(collID, q, true); err == nil {
+				items = s.memberItems(s.node(m, collID))
+			}
+		}
+	}
+	out := make([]node, 0, len(items))
+	for i, it := range items {
+		id := it.id()
+		if cached, ok := s.f.cached(id); ok && id != "" {
+			out = append(out, s.node(cached, id))
+			continue
+		}
+		if isErrorObject(it.m) {
+			s.warn(collID, fmt.Sprintf("member %d is a Redfish error object, not a resource", i))
+			continue
+		}
+		if isExpanded(it.m) {
+			// Delivered inline. A member without an @odata.id (seen in
+			// captured HPE responses) still counts, under a derived id.
+			if id == "" {
+				id = fmtID(normID(collID), "Members", i)
+			}
+			n := s.node(it.m, id)
+			out = append(out, n)
+			continue
+		}
+		if n, ok := s.resource(id, levels); ok {
+			out = append(out, n)
+		} else if keepBroken && id != "" {
+			// The member exists (it is listed) but could not be read:
+			// callers may still reach its standard sub-resources.
+			out = append(out, node{url: id, warn: s.warn})
+		}
+	}
+	return out
+}
+
+// isErrorObject reports whether m is a Redfish error response body.
+func isErrorObject(m map[string]any) bool {
+	_, ok := m["error"].(map[string]any)
+	return ok && m["@odata.id"] == nil
+}
+
+// memberItems lists a collection's Members (references or expanded
+// resources), following Members@odata.nextLink pages.
+func (s *scan) memberItems(coll node) []node {
+	items := coll.list("Members")
+	next := coll.str("Members@odata.nextLink")
+	for page := 0; next != "" && page < maxPages; page++ {
+		m, err := s.f.getFresh(next, "", false)
+		if err != nil {
+			s.warnErr(next, err)
+			break
+		}
+		n := s.node(m, next)
+		items = append(items, n.list("Members")...)
+		next = n.str("Members@odata.nextLink")
+	}
+	return items
+}
+
+// prefetch asks once for parent expanded `levels` deep when more than one
+// of refs is not cached yet: one request instead of one per reference
+// (a Storage resource's Drives, the PowerSupplies' Metrics).
+func (s *scan) prefetch(parent string, refs []string, levels int) {
+	missing := 0
+	for _, r := range refs {
+		if _, ok := s.f.cached(r); !ok {
+			missing++
+		}
+	}
+	if missing < 2 || parent == "" {
+		return
+	}
+	if q := s.f.expandQuery(levels); q != "" {
+		if _, err := s.f.getFresh(parent, q, true); err != nil {
+			s.log.Debug().Str("url", parent).Err(err).Msg("redfish: prefetch failed")
+		}
+	}
+}
+
+// nodeID is a resource's @odata.id, or the id it was fetched by.
+func nodeID(n node) string {
+	if id := n.id(); id != "" {
+		return id
+	}
+	return normID(n.url)
+}
+
+// add records a component once: the same physical part reached by two
+// paths (a drive under both Chassis and Storage) is reported once.
+func (s *scan) add(c model.Component) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[c.ID] {
+		return
+	}
+	s.seen[c.ID] = true
+	s.comps = append(s.comps, c)
+}
+
+func (s *scan) addRedundancy(g model.RedundancyGroup) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redundancy = append(s.redundancy, g)
+}
+
+func (s *scan) addEvents(ev []model.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, ev...)
+}
+
+var kindOrder = map[model.Kind]int{
+	model.KindChassis: 0, model.KindSystem: 1, model.KindBMC: 2, model.KindPSU: 3, model.KindFan: 4,
+	model.KindTemperature: 5, model.KindVoltage: 6, model.KindCurrent: 7, model.KindPower: 8,
+	model.KindDrive: 9, model.KindStorage: 10, model.KindMemory: 11, model.KindProcessor: 12,
+	model.KindBattery: 13, model.KindSensor: 14,
+}
+
+// components returns what was found in a stable order (kind, then id),
+// so that two scans of an unchanged server print the same.
+func (s *scan) components() []model.Component {
+	out := append([]model.Component{}, s.comps...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return kindOrder[out[i].Kind] < kindOrder[out[j].Kind]
+		}
+		return out[i].ID < out[j].ID
+	})
+	sort.SliceStable(s.redundancy, func(i, j int) bool { return s.redundancy[i].ID < s.redundancy[j].ID })
+	sort.SliceStable(s.events, func(i, j int) bool {
+		if !s.events[i].Time.Equal(s.events[j].Time) {
+			return s.events[i].Time.Before(s.events[j].Time)
+		}
+		return s.events[i].Source+s.events[i].ID < s.events[j].Source+s.events[j].ID
+	})
+	return out
+}
+
+// name picks a human name: Name, else the location label, else the Id.
+func name(n node, fallback string) string {
+	for _, v := range []string{n.str("Name"), n.str("FanName"), n.str("MemberId"), n.str("Id")} {
+		if v != "" {
+			return v
+		}
+	}
+	return fallback
+}
+
+// location reads Location.PartLocation.ServiceLabel (Redfish 2018+) or the
+// older PhysicalLocation.
+func location(n node) string {
+	for _, key := range []string{"Location", "PhysicalLocation"} {
+		l := n.obj(key)
+		if !l.ok() {
+			continue
+		}
+		if v := l.obj("PartLocation").str("ServiceLabel"); v != "" {
+			return v
+		}
+		if v := l.str("Info"); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func inventory(n node) model.Inventory {
+	inv := model.Inventory{
+		Manufacturer:    n.str("Manufacturer"),
+		Model:           n.str("Model"),
+		SerialNumber:    n.str("SerialNumber"),
+		PartNumber:      n.str("PartNumber"),
+		FirmwareVersion: n.str("FirmwareVersion"),
+		ManufactureDate: n.str("ProductionDate"),
+	}
+	if inv.ManufactureDate == "" {
+		inv.ManufactureDate = n.str("ManufactureDate")
+	}
+	return inv
+}
+
+func fmtID(base string, key string, i int) string { return fmt.Sprintf("%s#/%s/%d", base, key, i) }
+
+// entryID is the id of entry i of the array key in a legacy resource
+// (Thermal.Fans, Power.PowerSupplies, ...): its own @odata.id when that
+// points into this resource; else its position. Copy-pasted ids that name
+// another chassis's entry exist (DMTF public-telemetry trays, public-
+// sasfabric Switch2): taking them would merge two physical parts into one.
+func (s *scan) entryID(n node, resourceID, key string, i int) string {
+	pos := fmtID(resourceID, key, i)
+	id := n.id()
+	if id == "" || id == pos {
+		return pos
+	}
+	if !strings.HasPrefix(id, resourceID+"#") {
+		s.warn(resourceID, fmt.Sprintf("%s/%d has @odata.id %s, outside this resource: reported as %s", key, i, id, pos))
+		return pos
+	}
+	return id
+}
+
+// sub reads the sub-resource prop of a chassis, checking that the link
+// leads to a resource of the expected type. A link to something else
+// (DMTF public-power-shelf links PowerSubsystem to its Sensors) is a
+// warning, and the URI fixed by the Chassis schema is tried instead; the
+// misdirected resource is returned as well, for the caller to use.
+func (s *scan) sub(ch node, chID, prop, wantType string, levels int) (n node, ok bool, other node) {
+	link := ch.link(prop)
+	if link == "" {
+		return node{}, false, node{}
+	}
+	n, ok = s.resource(link, levels)
+	if !ok || typeIs(n, wantType) {
+		return n, ok, node{}
+	}
+	other = n
+	canon := chID + "/" + prop
+	s.warn(chID, fmt.Sprintf("%s links to %s, a %s, not a %s", prop, link, n.str("@odata.type"), wantType))
+	if canon == link {
+		return node{}, false, other
+	}
+	if n, ok = s.probe(canon, levels); ok && typeIs(n, wantType) {
+		return n, true, other
+	}
+	return node{}, false, other
+}
+
+// typeIs reports whether n's @odata.type is of the schema name (any
+// version). A resource without @odata.type passes: old services omit it.
+func typeIs(n node, schema string) bool {
+	t := n.str("@odata.type")
+	return t == "" || strings.HasPrefix(strings.TrimPrefix(t, "#"), schema+".")
+}
