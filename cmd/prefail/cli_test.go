@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -471,5 +472,53 @@ func TestTargetsFileFormatDocumented(t *testing.T) {
 	ts, err := parseTargets(context.Background(), strings.NewReader(strings.Join(block, "\n")), "README.md", "")
 	if err != nil || len(ts) == 0 {
 		t.Fatalf("README targets example: %v (%d targets)", err, len(ts))
+	}
+}
+
+func TestScanConcurrencyBound(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, maxInFlight := 0, 0
+	slow := func(ctx context.Context) (*model.Snapshot, error) {
+		mu.Lock()
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return &model.Snapshot{Requests: 1}, nil
+	}
+	fs := &fakeScanner{answer: map[string]func(context.Context) (*model.Snapshot, error){}}
+	args := []string{"scan", "--concurrency", "3"}
+	for i := range 10 {
+		u := fmt.Sprintf("https://bmc%d", i)
+		fs.answer[u] = slow
+		args = append(args, u)
+	}
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan, lookupEnv: envFrom(nil)}
+	if err := a.run(context.Background(), args); err != nil {
+		t.Fatal(err)
+	}
+	if maxInFlight != 3 {
+		t.Errorf("max in flight %d; want 3", maxInFlight)
+	}
+	if n := strings.Count(stdout.String(), "== https://bmc"); n != 10 {
+		t.Errorf("%d targets reported; want 10", n)
+	}
+}
+
+func TestScanInterrupted(t *testing.T) {
+	fs := &fakeScanner{answer: map[string]func(context.Context) (*model.Snapshot, error){
+		"https://bmc1": func(ctx context.Context) (*model.Snapshot, error) { <-ctx.Done(); return nil, ctx.Err() },
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan, lookupEnv: envFrom(nil)}
+	err := a.run(ctx, []string{"scan", "https://bmc1"})
+	if exitCode(err) != 1 || !strings.Contains(stdout.String(), "interrupted") {
+		t.Errorf("err %v, stdout:\n%s", err, &stdout)
 	}
 }

@@ -129,7 +129,9 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 		head += "  worst: " + healthText(s.Worst())
 	}
 	if s != nil {
-		head += "  components: " + kindCounts(s)
+		if len(s.Components) > 0 || r.Err == nil {
+			head += "  components: " + kindCounts(s)
+		}
 		head += "  requests: " + strconv.Itoa(s.Requests)
 	}
 	head += "  duration: " + r.Duration.Round(time.Millisecond).String()
