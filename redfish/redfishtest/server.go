@@ -102,6 +102,26 @@ func (s *Server) Time() time.Duration {
 	return s.now
 }
 
+// RunClock advances the simulated time from the wall clock until ctx is
+// done: every tick, SetTime(start + elapsed*speed), where start is the time
+// set when RunClock was called. It is what a live scenario replay runs.
+func (s *Server) RunClock(ctx context.Context, speed float64, tick time.Duration) error {
+	if speed <= 0 || tick <= 0 {
+		return fmt.Errorf("redfishtest: RunClock: speed %v and tick %v must be positive", speed, tick)
+	}
+	base, began := s.Time(), time.Now()
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-ticker.C:
+			s.SetTime(base + time.Duration(float64(now.Sub(began))*speed))
+		}
+	}
+}
+
 // Sessions returns the number of open sessions.
 func (s *Server) Sessions() int {
 	s.mu.Lock()

@@ -732,3 +732,20 @@ func TestConcurrentRequestsAndSetTime(t *testing.T) {
 		t.Errorf("Requests() = %d, want 20", n)
 	}
 }
+
+func TestRunClock(t *testing.T) {
+	s := New(smallTree(t))
+	s.SetTime(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Millisecond)
+	defer cancel()
+	if err := s.RunClock(ctx, 3600, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// At 3600x, 120ms of wall time is at most 7.2 simulated minutes.
+	if got := s.Time(); got <= time.Hour || got > time.Hour+433*time.Second {
+		t.Errorf("Time() = %v after 120ms at 3600x from 1h", got)
+	}
+	if err := s.RunClock(t.Context(), 0, time.Second); err == nil {
+		t.Error("speed 0 accepted")
+	}
+}
