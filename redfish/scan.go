@@ -22,15 +22,25 @@ const maxPages = 50
 
 func (s *scan) run() {
 	s.seen = map[string]bool{}
+	// The three top collections are the big responses: ask for them at
+	// once (bounded by WithMaxInFlight). The walks that follow run in a
+	// fixed order, so that what one walk leaves in the cache for another
+	// is the same every time and two scans of one server cost the same
+	// number of requests. Systems go first: the drives they reach through
+	// Storage are those chassis link to.
+	tops := []string{"/redfish/v1/Systems", "/redfish/v1/Chassis", "/redfish/v1/Managers"}
 	var wg sync.WaitGroup
-	for _, area := range []func(){s.chassisArea, s.systemsArea, s.managersArea} {
+	for _, id := range tops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			area()
+			_, _ = s.f.get(id, topLevels) // errors are remembered and reported by the walk
 		}()
 	}
 	wg.Wait()
+	s.systemsArea()
+	s.chassisArea()
+	s.managersArea()
 	// Drives a chassis only links to (Links.Drives) are mostly the ones the
 	// systems walk reached through Storage: read only those it did not.
 	for _, d := range s.chassisDrives {
