@@ -24,18 +24,6 @@ import (
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
-// stubMessage is what the Redfish reader's stub returns until it lands.
-const stubMessage = "redfish: not implemented"
-
-// skipUntilReader skips an end-to-end test while the Redfish reader is
-// still the stub: such a test can only pass once the reader works.
-func skipUntilReader(t *testing.T, output string) {
-	t.Helper()
-	if strings.Contains(output, stubMessage) {
-		t.Skip("waits on the Redfish reader (redfish.Scan is still the stub)")
-	}
-}
-
 // newMockServer serves the embedded tree over plain HTTP with the
 // credentials admin/password and returns its URL.
 func newMockServer(t *testing.T, password string) string {
@@ -163,7 +151,6 @@ func TestHangingTargetReal(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: envFrom(map[string]string{envUsername: "admin", envPassword: "password"})}
 	err := a.run(context.Background(), []string{"scan", "--json", "--timeout", "2s", hanging.URL, mock})
-	skipUntilReader(t, stdout.String())
 	if exitCode(err) != 1 {
 		t.Errorf("err = %v; want exit 1", err)
 	}
@@ -320,7 +307,6 @@ func TestMockTLSAndPasswordFile(t *testing.T) {
 	if strings.Contains(sout.String()+serr.String(), "mock-secret-42") {
 		t.Error("scan printed the password")
 	}
-	skipUntilReader(t, sout.String())
 	if err != nil {
 		t.Errorf("scan with --ca-file: %v\n%s%s", err, &sout, &serr)
 	}
@@ -335,7 +321,6 @@ func TestScanTLSWithoutCAHints(t *testing.T) {
 	var sout, serr bytes.Buffer
 	a := &app{stdout: &sout, stderr: &serr, lookupEnv: envFrom(map[string]string{envUsername: "admin", envPassword: "password"})}
 	err := a.run(context.Background(), []string{"scan", url})
-	skipUntilReader(t, sout.String())
 	if exitCode(err) != 1 {
 		t.Errorf("err = %v", err)
 	}
@@ -347,7 +332,6 @@ func TestScanTLSWithoutCAHints(t *testing.T) {
 func TestDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"demo"}, &stdout, &stderr)
-	skipUntilReader(t, stdout.String())
 	if err != nil {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
 	}
@@ -377,7 +361,6 @@ func TestDemo(t *testing.T) {
 func TestDemoJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"demo", "--json"}, &stdout, &stderr)
-	skipUntilReader(t, stdout.String())
 	if err != nil {
 		t.Fatalf("demo --json: %v\n%s", err, &stderr)
 	}
@@ -409,7 +392,6 @@ func TestDemoScenario(t *testing.T) {
 	if !strings.Contains(stderr.String(), "aging-server at 13d") {
 		t.Errorf("stderr does not say which scenario and time:\n%s", &stderr)
 	}
-	skipUntilReader(t, stdout.String())
 	if err != nil {
 		t.Fatalf("demo --scenario: %v\n%s%s", err, &stdout, &stderr)
 	}
