@@ -749,3 +749,29 @@ func TestRunClock(t *testing.T) {
 		t.Error("speed 0 accepted")
 	}
 }
+
+func TestNewTreeAndWith(t *testing.T) {
+	if _, err := NewTree(map[string][]byte{"/redfish/v1/Chassis": []byte(`{}`)}); err == nil {
+		t.Error("tree without a service root built")
+	}
+	tree, err := NewTree(map[string][]byte{
+		"/redfish/v1/":        []byte(`{"@odata.id":"/redfish/v1/"}`),
+		"/redfish/v1/Chassis": []byte(`{"Members":[]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := tree.With("/redfish/v1/Chassis/1/Power/", []byte(`{"PowerControl": [`))
+	if _, ok := tree.Get("/redfish/v1/Chassis/1/Power"); ok {
+		t.Error("With modified the original tree")
+	}
+	if got := strings.Join(broken.Paths(), " "); got != "/redfish/v1 /redfish/v1/Chassis /redfish/v1/Chassis/1/Power" {
+		t.Errorf("paths %s", got)
+	}
+	ts := NewServer(broken)
+	defer ts.Close()
+	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Chassis/1/Power", "", "Authorization", basic(DefaultUser, DefaultPassword))
+	if r.StatusCode != 200 || string(r.body) != `{"PowerControl": [` {
+		t.Errorf("malformed resource served as %d %q", r.StatusCode, r.body)
+	}
+}

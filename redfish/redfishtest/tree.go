@@ -53,15 +53,54 @@ func LoadFS(fsys fs.FS, dir string) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.index(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewTree builds a tree from URL path -> body, for tests that assemble
+// one (say, a service root plus a malformed capture). Bodies are not
+// copied. It fails without a service root.
+func NewTree(bodies map[string][]byte) (*Tree, error) {
+	t := &Tree{bodies: make(map[string][]byte, len(bodies)), contentTypes: map[string]string{}}
+	for p, b := range bodies {
+		t.bodies[NormalizePath(p)] = b
+	}
+	if err := t.index(); err != nil {
+		return nil, fmt.Errorf("redfishtest: %w", err)
+	}
+	return t, nil
+}
+
+// With returns a copy of t with the resource at p replaced or added; t is
+// unchanged.
+func (t *Tree) With(p string, body []byte) *Tree {
+	c := &Tree{bodies: make(map[string][]byte, len(t.bodies)+1), contentTypes: map[string]string{}}
+	for k, v := range t.bodies {
+		c.bodies[k] = v
+	}
+	for k, v := range t.contentTypes {
+		c.contentTypes[k] = v
+	}
+	p = NormalizePath(p)
+	c.bodies[p] = body
+	delete(c.contentTypes, p)
+	_ = c.index() // t had a service root, so c has one
+	return c
+}
+
+// index checks for the service root and sorts the paths.
+func (t *Tree) index() error {
 	if _, ok := t.bodies[ServiceRoot]; !ok {
-		return nil, errors.New("no service root (/redfish/v1) found")
+		return errors.New("no service root (/redfish/v1) found")
 	}
 	t.paths = make([]string, 0, len(t.bodies))
 	for p := range t.bodies {
 		t.paths = append(t.paths, p)
 	}
 	sort.Strings(t.paths)
-	return t, nil
+	return nil
 }
 
 func fileExists(fsys fs.FS, name string) bool {
