@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -61,7 +62,12 @@ func (a *app) run(ctx context.Context, args []string) error {
 	root.SetIn(strings.NewReader(""))
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	return root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ue *usageError
+	if errors.As(err, &ue) && ue.cmd == "" && cmd != nil {
+		ue.cmd = cmd.CommandPath()
+	}
+	return err
 }
 
 func (a *app) newRoot() *cobra.Command {

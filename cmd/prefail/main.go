@@ -29,7 +29,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "prefail: %v\n", err)
 		var ue *usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintln(os.Stderr, "Run 'prefail --help' for usage.")
+			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", ue.command())
 		}
 	}
 	os.Exit(exitCode(err))
@@ -48,7 +48,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // usageError is an error in the command line itself (exit status 2).
-type usageError struct{ err error }
+type usageError struct {
+	err error
+	cmd string // the command path it concerns ("prefail scan"), when known
+}
+
+func (e *usageError) command() string {
+	if e.cmd == "" {
+		return "prefail"
+	}
+	return e.cmd
+}
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
