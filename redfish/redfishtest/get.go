@@ -76,7 +76,7 @@ func (s *Server) get(r *http.Request, p string) reply {
 		hasExpand = false
 	}
 	rewrite := (p == ServiceRoot && !s.opts.dmtf) || s.opts.dmtf || s.opts.scenario.touches(p) ||
-		hasExpand || (!s.opts.dmtf && (hasTop || hasSkip)) || p == sessionCollection
+		hasExpand || hasTop || hasSkip || p == sessionCollection
 	if !rewrite {
 		return reply{status: http.StatusOK, body: raw, contentType: s.tree.contentType(p)}
 	}
@@ -96,12 +96,16 @@ func (s *Server) get(r *http.Request, p string) reply {
 	if p == sessionCollection && !s.opts.dmtf && m != nil {
 		s.listSessions(m)
 	}
-	if !s.opts.dmtf && (hasTop || hasSkip) && m != nil {
+	if (hasTop || hasSkip) && m != nil {
 		if rep, ok := pageMembers(p, m, query); !ok {
 			return rep
 		}
 	}
-	if hasExpand {
+	if hasExpand && s.opts.dmtf {
+		// redfishMockupServer.py looks only at whether $expand is there.
+		x := expander{s: s, t: t}
+		x.expandMembers(m)
+	} else if hasExpand {
 		q, err := parseExpand(expandArg[0])
 		if err != nil {
 			return errorReply(http.StatusBadRequest, msgQueryValueFormatError,
@@ -110,11 +114,7 @@ func (s *Server) get(r *http.Request, p string) reply {
 				expandArg[0], "$expand")
 		}
 		x := expander{s: s, t: t, kind: q.kind, budget: maxExpansions}
-		if s.opts.dmtf {
-			x.expandMembers(m)
-		} else {
-			doc = x.expand(doc, q.levels, false, []string{p})
-		}
+		doc = x.expand(doc, q.levels, false, []string{p})
 	}
 	return jsonReply(http.StatusOK, mustJSON(doc))
 }
@@ -191,7 +191,8 @@ func pageMembers(p string, m map[string]any, query url.Values) (reply, bool) {
 			continue
 		}
 		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 0 {
+		// $top=0 would make a nextLink that never advances.
+		if err != nil || n < 0 || (n == 0 && a.name == "$top") {
 			return errorReply(http.StatusBadRequest, msgQueryValueFormatError,
 				"The value '"+v[0]+"' for the parameter "+a.name+" is of a different format than the parameter can accept.",
 				"Correct the value for the query parameter in the request and resubmit the request if the operation failed.",
@@ -308,17 +309,20 @@ func (x *expander) expandRef(ref map[string]any, levels int, inLinks bool, chain
 }
 
 // expandMembers is redfishMockupServer.py's $expand: members of a
-// collection, one level, nothing else.
+// collection, one level, nothing else. Like it, members whose resource
+// is missing are dropped (Members@odata.count is left alone).
 func (x *expander) expandMembers(m map[string]any) {
 	members, ok := m["Members"].([]any)
 	if !ok {
 		return
 	}
-	for i, e := range members {
-		if ref, ok := e.(map[string]any); ok && isRef(ref) {
-			if doc, ok := x.s.load(ref["@odata.id"].(string), x.t); ok {
-				members[i] = doc
-			}
+	out := members[:0]
+	for _, e := range members {
+		ref, _ := e.(map[string]any)
+		id, _ := ref["@odata.id"].(string)
+		if doc, ok := x.s.load(id, x.t); ok {
+			out = append(out, doc)
 		}
 	}
+	m["Members"] = out
 }

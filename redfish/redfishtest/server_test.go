@@ -318,9 +318,11 @@ func TestTopSkip(t *testing.T) {
 	if len(past["Members"].([]any)) != 0 {
 		t.Error("$skip past the end should give no members")
 	}
-	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things?$top=-1", "", "Authorization", basic(DefaultUser, DefaultPassword))
-	if r.StatusCode != http.StatusBadRequest {
-		t.Errorf("$top=-1: %d", r.StatusCode)
+	for _, bad := range []string{"$top=-1", "$top=0", "$skip=x", "$skip=-2"} {
+		r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things?"+bad, "", "Authorization", basic(DefaultUser, DefaultPassword))
+		if r.StatusCode != http.StatusBadRequest || extendedMessageID(t, r.json(t)) != "Base.1.8.QueryParameterValueFormatError" {
+			t.Errorf("%s: %d %s", bad, r.StatusCode, r.body)
+		}
 	}
 }
 
@@ -448,6 +450,13 @@ func TestDMTFMockupServerBehaviour(t *testing.T) {
 	}
 	if _, ok := at(t, coll, "Members", 0).(map[string]any)["@Redfish.Copyright"]; ok {
 		t.Error("@Redfish.Copyright not stripped from expanded member")
+	}
+	page := do(t, c, "GET", ts.URL+"/redfish/v1/Things?$skip=1&$top=1&$expand=*", "").json(t)
+	if at(t, page, "Members", 0, "Id") != "B" || page["Members@odata.nextLink"] != "/redfish/v1/Things?$skip=2&$top=1" {
+		t.Errorf("$skip/$top with $expand: %v", page)
+	}
+	if r := do(t, c, "GET", ts.URL+"/redfish/v1/Things?$expand=whatever", ""); r.StatusCode != 200 || !isExpanded(at(t, r.json(t), "Members", 0)) {
+		t.Errorf("any $expand value expands members: %d %s", r.StatusCode, r.body)
 	}
 	a := do(t, c, "GET", ts.URL+"/redfish/v1/Things/A?$expand=*", "").json(t)
 	if isExpanded(a["Child"]) {
@@ -773,5 +782,28 @@ func TestNewTreeAndWith(t *testing.T) {
 	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Chassis/1/Power", "", "Authorization", basic(DefaultUser, DefaultPassword))
 	if r.StatusCode != 200 || string(r.body) != `{"PowerControl": [` {
 		t.Errorf("malformed resource served as %d %q", r.StatusCode, r.body)
+	}
+}
+
+func TestDMTFExpandDropsMissingMembers(t *testing.T) {
+	tree, err := NewTree(map[string][]byte{
+		"/redfish/v1":          []byte(`{}`),
+		"/redfish/v1/Things":   []byte(`{"Members@odata.count":2,"Members":[{"@odata.id":"/redfish/v1/Things/1"},{"@odata.id":"/redfish/v1/Things/gone"}]}`),
+		"/redfish/v1/Things/1": []byte(`{"@odata.id":"/redfish/v1/Things/1","Id":"1"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dmtf := NewServer(tree, WithDMTFMockupServerBehaviour())
+	defer dmtf.Close()
+	coll := do(t, dmtf.Client(), "GET", dmtf.URL+"/redfish/v1/Things?$expand=.", "").json(t)
+	if members := coll["Members"].([]any); len(members) != 1 || at(t, members[0], "Id") != "1" {
+		t.Errorf("DMTF mode members %v, want only the existing one", members)
+	}
+	ours := NewServer(tree)
+	defer ours.Close()
+	coll = getJSON(t, ours, "/redfish/v1/Things?$expand=.")
+	if members := coll["Members"].([]any); len(members) != 2 || at(t, members[1], "@odata.id") != "/redfish/v1/Things/gone" {
+		t.Errorf("members %v, want the dangling reference kept", members)
 	}
 }
