@@ -202,12 +202,16 @@ func (b *syncBuffer) String() string {
 // startMock runs `prefail mock args...` and returns its stdout once it
 // prints the URL it listens on, and the function that stops it.
 func startMock(t *testing.T, args ...string) (url string, stdout *syncBuffer, stopMock func() error) {
+	url, stdout, _, stopMock = startMockStderr(t, args...)
+	return url, stdout, stopMock
+}
+
+func startMockStderr(t *testing.T, args ...string) (url string, stdout, stderr *syncBuffer, stopMock func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout = &syncBuffer{}
-	var stderr syncBuffer
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"mock"}, args...), stdout, &stderr) }()
+	go func() { done <- run(ctx, append([]string{"mock"}, args...), stdout, stderr) }()
 	re := regexp.MustCompile(`listening on (\S+)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -218,12 +222,12 @@ func startMock(t *testing.T, args ...string) (url string, stdout *syncBuffer, st
 		select {
 		case err := <-done:
 			cancel()
-			t.Fatalf("mock exited: %v\nstdout: %s\nstderr: %s", err, stdout, &stderr)
+			t.Fatalf("mock exited: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatalf("mock did not start\nstdout: %s\nstderr: %s", stdout, &stderr)
+			t.Fatalf("mock did not start\nstdout: %s\nstderr: %s", stdout, stderr)
 		}
 	}
 	var once sync.Once
@@ -240,7 +244,7 @@ func startMock(t *testing.T, args ...string) (url string, stdout *syncBuffer, st
 		return stopErr
 	}
 	t.Cleanup(func() { _ = stopMock() })
-	return url, stdout, stopMock
+	return url, stdout, stderr, stopMock
 }
 
 func getServiceRoot(t *testing.T, client *http.Client, url string) map[string]any {
@@ -502,5 +506,41 @@ func TestScanInterrupted(t *testing.T) {
 	err := a.run(ctx, []string{"scan", "https://bmc1"})
 	if exitCode(err) != 1 || !strings.Contains(stdout.String(), "interrupted") {
 		t.Errorf("err %v, stdout:\n%s", err, &stdout)
+	}
+}
+
+func TestMockNonLoopbackWarns(t *testing.T) {
+	_, _, stderr, stop := startMockStderr(t, "--listen", "0.0.0.0:0")
+	if !strings.Contains(stderr.String(), "warning: listening on") || !strings.Contains(stderr.String(), "reachable from other machines") {
+		t.Errorf("no warning for a non-loopback address:\n%s", stderr)
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	_, _, stderr, _ = startMockStderr(t, "--listen", "127.0.0.1:0")
+	if strings.Contains(stderr.String(), "warning") {
+		t.Errorf("warning on loopback:\n%s", stderr)
+	}
+}
+
+func TestMockNoAuth(t *testing.T) {
+	get := func(url string) int {
+		resp, err := http.Get(url + "/redfish/v1/Systems")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	url, stdout, _ := startMock(t, "--listen", "127.0.0.1:0", "--no-auth", "--no-expand", "--dmtf-compat", "--latency", "1ms")
+	if code := get(url); code != http.StatusOK {
+		t.Errorf("--no-auth: GET Systems = %d", code)
+	}
+	if !strings.Contains(stdout.String(), "credentials: none needed") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	url, _, _ = startMock(t, "--listen", "127.0.0.1:0")
+	if code := get(url); code != http.StatusUnauthorized {
+		t.Errorf("default: GET Systems without credentials = %d; want 401", code)
 	}
 }
