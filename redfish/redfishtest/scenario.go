@@ -87,6 +87,7 @@ type Target struct {
 // are meaningful.
 type Change struct {
 	Kind    ChangeKind
+	Comment string
 	Targets []Target
 	// Precision rounds produced numbers (1 = integers); 0 = inferred from
 	// the target (RPM and watts to integers, others to 0.01).
@@ -449,6 +450,7 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		return c, fmt.Errorf("field \"precision\": want a number between 1e-6 and 1e6 (1 = integers, 0.01 = hundredths)")
 	}
 	c.Precision = cf.Precision
+	c.Comment = cf.Comment
 	if len(cf.Targets) == 0 {
 		return c, fmt.Errorf("%s: field \"targets\": no targets", c.Kind)
 	}
@@ -651,7 +653,7 @@ func inferPrecision(ptr pointer, doc any) float64 {
 	return 0.01
 }
 
-// hasResource reports whether the scenario changes the resource at p
+// touches reports whether the scenario changes the resource at p
 // (normalized), including log entries it adds.
 func (sc *Scenario) touches(p string) bool {
 	if sc == nil {
