@@ -103,6 +103,11 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	case f.insecure && f.caFile != "":
 		return usagef("--insecure and --ca-file contradict each other: pick one")
 	}
+	if f.caFile != "" {
+		if _, err := os.Stat(f.caFile); err != nil {
+			return usagef("--ca-file: %v", err)
+		}
+	}
 	if len(args) == 0 && f.targetsFile == "" {
 		return usagef("no targets: give TARGET arguments (https://HOST) or --targets FILE")
 	}
