@@ -177,13 +177,18 @@ type RedundancyGroup struct {
 	// Kind of the members (psu, fan).
 	Kind Kind   `json:"kind"`
 	Mode string `json:"mode,omitempty"` // "N+m", "Redundant", "Sharing", ...
-	// MinNeeded members must work for the group to carry the load.
+	// MinNeeded members must be healthy for the group to be redundant
+	// (Redfish MinNeededInGroup / MinNumNeeded).
 	MinNeeded int `json:"min_needed,omitempty"`
-	// Members are component IDs; Healthy counts those whose health is ok.
+	// Members are component IDs. Healthy counts those whose health is ok;
+	// Working also counts those in warning (a PSU with a predicted failure
+	// still carries load).
 	Members []string `json:"members,omitempty"`
 	Healthy int      `json:"healthy"`
-	// Redundant is false when losing one more healthy member would drop
-	// the group below MinNeeded.
+	Working int      `json:"working"`
+	// Redundant: at least MinNeeded members are healthy. When the members
+	// cannot be resolved (a BMC that lists empty references), this and
+	// Health are the BMC's own verdict.
 	Redundant bool   `json:"redundant"`
 	Health    Health `json:"health"`
 	// Derived is true when prefail computed the group (from present vs

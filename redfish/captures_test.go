@@ -64,6 +64,7 @@ type summary struct {
 	Worst        model.Health   `json:"worst_health"`
 	Requests     int            `json:"requests"`
 	ByKindHealth map[string]int `json:"by_kind_health"`
+	Redundancy   []string       `json:"redundancy,omitempty"`
 	Warnings     []string       `json:"warnings,omitempty"`
 }
 
@@ -75,6 +76,10 @@ func summarize(s *model.Snapshot) summary {
 	}
 	for _, c := range s.Components {
 		sum.ByKindHealth[string(c.Kind)+"/"+string(c.Health)]++
+	}
+	for _, g := range s.Redundancy {
+		sum.Redundancy = append(sum.Redundancy, fmt.Sprintf("%s %s %s: %d ok, %d working of %d, %d needed, redundant=%v",
+			g.Kind, g.ID, g.Health, g.Healthy, g.Working, len(g.Members), g.MinNeeded, g.Redundant))
 	}
 	for _, w := range s.Warnings {
 		sum.Warnings = append(sum.Warnings, w.Source+": "+w.Message)

@@ -252,8 +252,11 @@ func classifySensor(sn node) (model.Kind, string, string) {
 			return k, r, u
 		}
 	}
-	if rt == "" {
-		rt = "reading"
+	switch rt {
+	case "":
+		return model.KindSensor, "reading", units
+	case "EnergykWh", "EnergyJoules", "EnergyWh":
+		return model.KindSensor, "energy", units
 	}
 	return model.KindSensor, snake(rt), units
 }
@@ -528,22 +531,24 @@ func redundancyGroup(g node, fallbackID string, kind model.Kind, lookup func(str
 	if min == nil {
 		min = g.num("MinNumNeeded")
 	}
+	resolved := len(members) > 0
 	for _, m := range members {
-		if h, ok := lookup(m); ok && h == model.HealthOK {
-			rg.Healthy++
+		if h, ok := lookup(m); ok {
+			countMember(&rg, h)
+		} else {
+			resolved = false
 		}
 	}
 	h, _, _ := status(g)
-	rg.Health = h
 	if min != nil {
 		rg.MinNeeded = int(*min)
-		rg.Redundant = rg.Healthy > rg.MinNeeded
-		if rg.Healthy < rg.MinNeeded {
-			rg.Health = model.Worst(rg.Health, model.HealthCritical)
-		} else if !rg.Redundant {
-			rg.Health = model.Worst(rg.Health, model.HealthWarning)
-		}
+	}
+	if resolved && rg.MinNeeded > 0 {
+		judgeGroup(&rg, max(1, rg.MinNeeded-1))
+		rg.Health = model.Worst(h, rg.Health)
 	} else {
+		// Members we cannot count: the BMC's verdict is all there is.
+		rg.Health = h
 		rg.Redundant = h == model.HealthOK && !strings.EqualFold(rg.Mode, "NotRedundant")
 	}
 	return rg
@@ -598,8 +603,8 @@ func derivedPSURedundancy(chID string, psus []model.Component, load *float64) mo
 		if p.Health != model.HealthAbsent {
 			present++
 		}
-		if p.Health == model.HealthOK {
-			g.Healthy++
+		countMember(&g, p.Health)
+		if p.Health == model.HealthOK || p.Health == model.HealthWarning {
 			if r, ok := p.Reading("capacity"); ok && r.Value != nil && *r.Value > 0 {
 				minCap = math.Min(minCap, *r.Value)
 			}
@@ -611,26 +616,44 @@ func derivedPSURedundancy(chID string, psus []model.Component, load *float64) mo
 	if out == 0 && load != nil {
 		out = *load
 	}
+	// need: PSUs that carry the load; one more is needed for redundancy.
+	need := 1
 	switch {
 	case out > 0 && !math.IsInf(minCap, 1):
-		g.MinNeeded = int(math.Max(1, math.Ceil(out/minCap)))
+		need = int(math.Max(1, math.Ceil(out/minCap)))
 		g.Mode = "derived from load"
 	case present > 0:
-		g.MinNeeded = int(math.Max(1, math.Ceil(float64(present)/2)))
+		need = int(math.Max(1, math.Ceil(float64(present)/2)))
 		g.Mode = "derived from bays"
-	default:
-		g.MinNeeded = 1
 	}
-	g.Redundant = g.Healthy > g.MinNeeded
+	g.MinNeeded = need + 1
+	judgeGroup(&g, need)
+	return g
+}
+
+func countMember(g *model.RedundancyGroup, h model.Health) {
+	switch h {
+	case model.HealthOK:
+		g.Healthy++
+		g.Working++
+	case model.HealthWarning:
+		g.Working++
+	}
+}
+
+// judgeGroup sets Redundant and Health from the counts: fewer healthy
+// members than MinNeeded is a warning (redundancy lost, one failure from
+// an outage); fewer working than carry the load (need) is critical.
+func judgeGroup(g *model.RedundancyGroup, need int) {
+	g.Redundant = g.Healthy >= g.MinNeeded
 	switch {
-	case g.Healthy < g.MinNeeded:
+	case g.Working < need:
 		g.Health = model.HealthCritical
 	case !g.Redundant:
 		g.Health = model.HealthWarning
 	default:
 		g.Health = model.HealthOK
 	}
-	return g
 }
 
 // normName folds case, spaces and punctuation for matching names.
@@ -648,7 +671,8 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-// snake turns "EnergykWh" into "energyk_wh"-free "energy_kwh" style names.
+// snake turns a ReadingType ("AbsoluteHumidity") into a reading name
+// ("absolute_humidity").
 func snake(s string) string {
 	var b strings.Builder
 	for i, r := range s {
