@@ -167,6 +167,9 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 				name += " (" + g.Mode + ")"
 			}
 			members := fmt.Sprintf("%d of %d ok", g.Healthy, len(g.Members))
+			if g.Working != g.Healthy {
+				members += fmt.Sprintf(", %d working", g.Working)
+			}
 			if g.MinNeeded > 0 {
 				members += fmt.Sprintf(", %d needed", g.MinNeeded)
 			}

@@ -89,7 +89,7 @@ func sampleResults() []result {
 		Redundancy: []model.RedundancyGroup{{
 			ID: "/redfish/v1/Chassis/1U/PowerSubsystem#/PowerSupplyRedundancy/0", Name: "PSU redundancy", Kind: model.KindPSU, Mode: "N+m",
 			MinNeeded: 1, Members: []string{"/redfish/v1/Chassis/1U/PowerSubsystem/PowerSupplies/Bay1", "/redfish/v1/Chassis/1U/PowerSubsystem/PowerSupplies/Bay2"},
-			Healthy: 0, Redundant: false, Health: model.HealthCritical,
+			Healthy: 0, Working: 1, Redundant: false, Health: model.HealthCritical,
 		}},
 		Events: []model.Event{
 			{Time: time.Date(2026, 3, 12, 8, 0, 0, 0, time.UTC), Severity: model.SeverityInfo, SensorName: "PSU 1",

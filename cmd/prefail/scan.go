@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -211,7 +213,7 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 		log = log.Str("username", c.Username).Str("username_from", c.UsernameSource).Str("password_from", c.PasswordSource)
 	}
 	log.Msg("scan settings")
-	if !https && c.Username != "" {
+	if !https && c.Username != "" && !isLoopbackEndpoint(t.Endpoint) {
 		a.log.Warn().Str("target", t.Endpoint).Msg("sending credentials over plain HTTP")
 	}
 	if https && req.Insecure {
@@ -347,4 +349,18 @@ func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot
 		}
 	}
 	return redfish.Scan(ctx, req.Endpoint, opts...)
+}
+
+// isLoopbackEndpoint reports whether endpoint names this machine.
+func isLoopbackEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

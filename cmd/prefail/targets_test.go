@@ -149,3 +149,14 @@ func TestParseSimDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopbackEndpoint(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"http://127.0.0.1:8000": true, "http://localhost:8000": true, "http://[::1]:80": true,
+		"http://10.0.0.1:8000": false, "http://bmc1:80": false,
+	} {
+		if got := isLoopbackEndpoint(ep); got != want {
+			t.Errorf("isLoopbackEndpoint(%q) = %v", ep, got)
+		}
+	}
+}
