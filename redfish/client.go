@@ -32,6 +32,7 @@ type Client struct {
 	api        *gofish.APIClient
 	counter    *countingTransport
 	features   features
+	authMu     sync.Mutex // guards token, sessionURL, cfg.basicAuth during a scan
 	token      string
 	sessionURL string
 	now        func() time.Time
@@ -73,7 +74,7 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 			return snap, fmt.Errorf("%s: %w", c.endpoint, err)
 		}
 	}
-	if c.cfg.username != "" && !c.cfg.basicAuth && c.token == "" {
+	if _, tok := c.authHeaders(); c.cfg.username != "" && !c.cfg.basicAuth && tok == "" {
 		if err := c.login(ctx); err != nil {
 			count()
 			return snap, fmt.Errorf("%s: %w", c.endpoint, err)

@@ -128,11 +128,15 @@ func (c *Client) login(ctx context.Context) error {
 		e := fromGofish(http.MethodPost, sessionsURI, err)
 		if errors.Is(e, ErrNotFound) || isStatus(e, http.StatusMethodNotAllowed) {
 			// No session service: fall back to Basic on every request.
+			c.authMu.Lock()
 			c.cfg.basicAuth = true
+			c.authMu.Unlock()
 			return nil
 		}
 		return fmt.Errorf("login: %w", e)
 	}
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
 	if auth.Token == "" {
 		c.cfg.basicAuth = true
 		c.sessionURL = auth.Session // still log out what was created
@@ -147,16 +151,20 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &e) && e.StatusCode == code
 }
 
-func (c *Client) authHeaders() map[string]string {
+// authHeaders returns the headers that authenticate a request, and the
+// session token they carry ("" for none).
+func (c *Client) authHeaders() (map[string]string, string) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
 	switch {
 	case c.token != "":
-		return map[string]string{"X-Auth-Token": c.token}
+		return map[string]string{"X-Auth-Token": c.token}, c.token
 	case c.cfg.username != "" && c.cfg.basicAuth:
 		req, _ := http.NewRequest(http.MethodGet, "/", nil)
 		req.SetBasicAuth(c.cfg.username, c.cfg.password)
-		return map[string]string{"Authorization": req.Header.Get("Authorization")}
+		return map[string]string{"Authorization": req.Header.Get("Authorization")}, ""
 	}
-	return nil
+	return nil, ""
 }
 
 // logout deletes the session, if any.
@@ -166,7 +174,8 @@ func (c *Client) logout(ctx context.Context) error {
 	}
 	api := c.api.WithContext(ctx)
 	url := c.sessionURL
-	resp, err := api.DeleteWithHeaders(url, c.authHeaders())
+	hdrs, _ := c.authHeaders()
+	resp, err := api.DeleteWithHeaders(url, hdrs)
 	if resp != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
@@ -191,6 +200,7 @@ type fetcher struct {
 	cache    map[string]map[string]any
 	failed   map[string]error
 	inflight map[string]chan struct{}
+	loginMu  sync.Mutex
 	relogged bool
 }
 
@@ -338,17 +348,9 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 	if query != "" {
 		url += "?" + query
 	}
-	body, err := f.do(url)
-	if errors.Is(err, ErrUnauthorized) && f.c.token != "" {
-		f.mu.Lock()
-		retry := !f.relogged
-		f.relogged = true
-		f.mu.Unlock()
-		if retry {
-			if lerr := f.c.login(f.ctx); lerr == nil {
-				body, err = f.do(url)
-			}
-		}
+	body, token, err := f.do(url)
+	if errors.Is(err, ErrUnauthorized) && token != "" && f.relogin(token) {
+		body, _, err = f.do(url)
 	}
 	if err != nil {
 		return nil, err
@@ -367,24 +369,41 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 	return m, nil
 }
 
-func (f *fetcher) do(url string) ([]byte, error) {
+// relogin opens a new session after a request with token was refused,
+// once per scan. Requests that fail concurrently with the same stale
+// token wait for that one login and retry with the new token.
+func (f *fetcher) relogin(stale string) bool {
+	f.loginMu.Lock()
+	defer f.loginMu.Unlock()
+	if _, current := f.c.authHeaders(); current != stale {
+		return true // another request already logged in again
+	}
+	if f.relogged {
+		return false
+	}
+	f.relogged = true
+	return f.c.login(f.ctx) == nil
+}
+
+func (f *fetcher) do(url string) ([]byte, string, error) {
 	api := f.c.api.WithContext(f.ctx)
-	resp, err := api.GetWithHeaders(url, f.c.authHeaders())
+	hdrs, token := f.c.authHeaders()
+	resp, err := api.GetWithHeaders(url, hdrs)
 	if err != nil {
 		e := fromGofish(http.MethodGet, url, err)
 		var re *Error
 		if errors.As(e, &re) && re.StatusCode == http.StatusServiceUnavailable && resp != nil {
 			re.RetryAfter = resp.Header.Get("Retry-After")
 		}
-		return nil, e
+		return nil, token, e
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: reading body: %w", url, err)
+		return nil, token, fmt.Errorf("GET %s: reading body: %w", url, err)
 	}
 	if len(body) > maxBody {
-		return nil, fmt.Errorf("GET %s: body larger than %d MiB", url, maxBody>>20)
+		return nil, token, fmt.Errorf("GET %s: body larger than %d MiB", url, maxBody>>20)
 	}
-	return body, nil
+	return body, token, nil
 }
