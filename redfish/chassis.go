@@ -545,7 +545,9 @@ func redundancyGroup(g node, fallbackID string, kind model.Kind, lookup func(str
 	}
 	if resolved && rg.MinNeeded > 0 {
 		judgeGroup(&rg, max(1, rg.MinNeeded-1))
-		rg.Health = model.Worst(h, rg.Health)
+		if g.obj("Status").ok() {
+			rg.Health = model.Worst(h, rg.Health) // the BMC may know worse
+		}
 	} else {
 		// Members we cannot count: the BMC's verdict is all there is.
 		rg.Health = h
