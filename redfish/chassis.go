@@ -540,11 +540,21 @@ func redundancyGroup(g node, fallbackID string, kind model.Kind, lookup func(str
 		}
 	}
 	h, _, _ := status(g)
+	need := 0
 	if min != nil {
 		rg.MinNeeded = int(*min)
+		need = max(1, rg.MinNeeded-1)
+	}
+	if ft := g.num("MinNeededForFaultTolerance"); ft != nil && *ft > 0 {
+		// RedundantGroup v1.1+: MinNeededInGroup carries the load,
+		// MinNeededForFaultTolerance makes the group redundant.
+		if min != nil {
+			need = int(*min)
+		}
+		rg.MinNeeded = int(*ft)
 	}
 	if resolved && rg.MinNeeded > 0 {
-		judgeGroup(&rg, max(1, rg.MinNeeded-1))
+		judgeGroup(&rg, max(1, need))
 		if g.obj("Status").ok() {
 			rg.Health = model.Worst(h, rg.Health) // the BMC may know worse
 		}
