@@ -74,7 +74,7 @@ func (a *app) runDemo(ctx context.Context, f *demoFlags) error {
 	opts := []redfishtest.Option{redfishtest.WithCredentials(defaultMockUsername, defaultMockPassword)}
 	if sc != nil {
 		if err := sc.Check(tree); err != nil {
-			return fmt.Errorf("scenario %s does not fit %s: %w", f.scenario, what, err)
+			return fmt.Errorf("scenario %s does not fit %s: %s", f.scenario, what, firstLines(err.Error(), 5))
 		}
 		opts = append(opts, redfishtest.WithScenario(sc))
 	}

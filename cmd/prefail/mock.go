@@ -139,7 +139,7 @@ func (a *app) runMock(ctx context.Context, args []string, f *mockFlags) error {
 	}
 	if sc != nil {
 		if err := sc.Check(tree); err != nil {
-			return fmt.Errorf("scenario %s does not fit %s: %w", f.scenario, what, err)
+			return fmt.Errorf("scenario %s does not fit %s: %s", f.scenario, what, firstLines(err.Error(), 5))
 		}
 		opts = append(opts, redfishtest.WithScenario(sc))
 	}
@@ -364,4 +364,13 @@ func formatSimDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", days)
 	}
 	return fmt.Sprintf("%dd%s", days, rest)
+}
+
+// firstLines keeps the first n lines of a long message.
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n... and %d more", len(lines)-n)
 }
