@@ -223,6 +223,13 @@ type Event struct {
 	// Asserted is false for a deassertion (the condition went away), nil
 	// when the source does not say.
 	Asserted *bool `json:"asserted,omitempty"`
+	// Active, for an assertion, says whether its condition still holds as
+	// far as the log tells: false once a later deassertion of the same
+	// sensor and state pairs with it. Nil when the source cannot pair
+	// (Redfish logs, OEM records).
+	Active *bool `json:"active,omitempty"`
+	// PairedWith is the record id of the matching assertion/deassertion.
+	PairedWith string `json:"paired_with,omitempty"`
 	// ID is the source's record id, Source the log it came from.
 	ID     string `json:"id,omitempty"`
 	Source string `json:"source,omitempty"`
