@@ -31,6 +31,10 @@ type scanFlags struct {
 	passwordFile  string
 	maxLogEntries int
 	basicAuth     bool
+	// IPMI
+	ipmiInterface string
+	cipherSuite   int
+	sdrCache      string
 }
 
 func (a *app) newScanCmd() *cobra.Command {
@@ -40,9 +44,14 @@ func (a *app) newScanCmd() *cobra.Command {
 		Short: "Read the hardware health of one or more BMCs",
 		Long: `Scan reads each target's hardware health and prints it, worst first.
 
-TARGET is https://HOST[:PORT] (Redfish over TLS, certificate verified) or
-http://HOST:PORT (plain HTTP, for mocks). Other schemes (ipmi://, local
-disks) are not supported yet.
+TARGET is https://HOST[:PORT] (Redfish over TLS, certificate verified),
+http://HOST:PORT (plain HTTP, for mocks) or ipmi://HOST[:PORT] (IPMI 2.0
+lanplus, cipher suite 3, port 623 by default; --ipmi-interface lan for IPMI
+1.5, open for this machine's own BMC through /dev/ipmi0). Local disks are not
+supported yet.
+
+IPMI scans keep each BMC's SDR repository in --sdr-cache, reused only while
+the BMC's repository timestamps are unchanged.
 
 Credentials: PREFAIL_USERNAME and PREFAIL_PASSWORD from the environment,
 --username and --password-file (first line of the file), or per target in a
@@ -55,6 +64,7 @@ insecure=true, basic-auth=true. Relative paths are relative to the file.
 Exit status: 0 when every target was scanned (even with warnings), 1 when
 any target failed, 2 on a usage error.`,
 		Example: `  PREFAIL_USERNAME=admin PREFAIL_PASSWORD=... prefail scan https://bmc1.example.com
+  PREFAIL_USERNAME=admin PREFAIL_PASSWORD=... prefail scan ipmi://10.0.0.7
   prefail scan --targets bmcs.txt --json > health.json
   prefail scan --ca-file bmc-ca.pem --username admin --password-file ~/.bmc-pass https://10.0.0.5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +82,9 @@ any target failed, 2 on a usage error.`,
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the BMC password from the first line of `FILE` (default $"+envPassword+")")
 	fl.IntVar(&f.maxLogEntries, "max-log-entries", 100, "newest entries read from each log service (0: skip logs)")
 	fl.BoolVar(&f.basicAuth, "basic-auth", false, "send HTTP Basic credentials on each request instead of opening a session")
+	fl.StringVar(&f.ipmiInterface, "ipmi-interface", "lanplus", "IPMI interface for ipmi:// targets: lanplus, lan or open (/dev/ipmi0)")
+	fl.IntVar(&f.cipherSuite, "cipher-suite", 3, "RMCP+ cipher suite for lanplus (3, 8, 12 or 17)")
+	fl.StringVar(&f.sdrCache, "sdr-cache", defaultSDRCacheDir(), "`DIR` for IPMI SDR caches (empty: no disk cache)")
 	return cmd
 }
 
@@ -84,6 +97,10 @@ type scanRequest struct {
 	Insecure      bool
 	BasicAuth     bool
 	MaxLogEntries int
+	// IPMI
+	IPMIInterface string
+	CipherSuite   int
+	SDRCacheDir   string
 }
 
 // result is the outcome of scanning one target.
@@ -104,6 +121,9 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		return usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
 	case f.insecure && f.caFile != "":
 		return usagef("--insecure and --ca-file contradict each other: pick one")
+	}
+	if err := checkIPMIInterface(f.ipmiInterface); err != nil {
+		return usagef("--ipmi-interface: %v", err)
 	}
 	if f.caFile != "" {
 		if _, err := os.Stat(f.caFile); err != nil {
@@ -176,6 +196,15 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 		Insecure:      f.insecure,
 		BasicAuth:     f.basicAuth,
 		MaxLogEntries: f.maxLogEntries,
+		IPMIInterface: f.ipmiInterface,
+		CipherSuite:   f.cipherSuite,
+		SDRCacheDir:   f.sdrCache,
+	}
+	if t.Interface != "" {
+		req.IPMIInterface = t.Interface
+	}
+	if t.CipherSuite != nil {
+		req.CipherSuite = *t.CipherSuite
 	}
 	if t.CAFile != "" {
 		// A per-target CA overrides a command-wide --insecure.
@@ -213,7 +242,11 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 		log = log.Str("username", c.Username).Str("username_from", c.UsernameSource).Str("password_from", c.PasswordSource)
 	}
 	log.Msg("scan settings")
-	if !https && c.Username != "" && !isLoopbackEndpoint(t.Endpoint) {
+	isIPMI := strings.HasPrefix(t.Endpoint, "ipmi://")
+	if isIPMI && req.IPMIInterface == "lan" && c.Username != "" && !isLoopbackEndpoint(t.Endpoint) {
+		a.log.Warn().Str("target", t.Endpoint).Msg("IPMI 1.5 (interface lan) authenticates with MD5 or a plain password and does not encrypt; prefer lanplus")
+	}
+	if !https && !isIPMI && c.Username != "" && !isLoopbackEndpoint(t.Endpoint) {
 		a.log.Warn().Str("target", t.Endpoint).Msg("sending credentials over plain HTTP")
 	}
 	if https && req.Insecure {
@@ -264,7 +297,11 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 	}
 	done := make(chan outcome, 1)
 	scan := a.scanTarget
-	if scan == nil {
+	switch {
+	case scan != nil:
+	case strings.HasPrefix(req.Endpoint, "ipmi://"):
+		scan = a.ipmiScan
+	default:
 		scan = a.redfishScan
 	}
 	a.log.Info().Str("target", req.Endpoint).Msg("scanning")

@@ -29,10 +29,13 @@ type target struct {
 	CAFile       string
 	Insecure     *bool
 	BasicAuth    *bool
+	// IPMI settings (ipmi:// targets only).
+	Interface   string
+	CipherSuite *int
 }
 
 // supportedSchemes are the target URL schemes the scan command reads today.
-const supportedSchemes = "https, http"
+const supportedSchemes = "https, http, ipmi"
 
 // redactUserinfo hides anything between "://" and "@" in the authority of
 // s, so that an error about a malformed URL never echoes a password.
@@ -69,7 +72,7 @@ func parseTarget(s string) (string, error) {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	switch scheme {
-	case "https", "http":
+	case "https", "http", "ipmi":
 	default:
 		return "", fmt.Errorf("%s: scheme not supported yet; supported: %s", s, supportedSchemes)
 	}
@@ -86,6 +89,9 @@ func parseTarget(s string) (string, error) {
 		}
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		if scheme == "ipmi" {
+			return "", fmt.Errorf("%s: give only ipmi://host[:port]", s)
+		}
 		return "", fmt.Errorf("%s: give only scheme://host[:port]; the Redfish service is found at /redfish/v1", s)
 	}
 	return scheme + "://" + u.Host, nil
@@ -100,7 +106,7 @@ func unwrapURLError(err error) error {
 }
 
 // targetFileKeys are the per-target settings a targets file may give.
-const targetFileKeys = "username, password-file, ca-file, insecure, basic-auth"
+const targetFileKeys = "username, password-file, ca-file, insecure, basic-auth, interface, cipher-suite"
 
 // parseTargetsFile reads a targets file. Format, one target per line:
 //
@@ -109,6 +115,8 @@ const targetFileKeys = "username, password-file, ca-file, insecure, basic-auth"
 //	https://bmc2.example.com:8443 username=ops password-file=/etc/prefail/bmc2.pass
 //	https://bmc3.example.com ca-file=bmc-ca.pem basic-auth=true   # trailing comment
 //	http://127.0.0.1:8000 insecure=true
+//	ipmi://10.0.0.7 username=admin password-file=ipmi.pass cipher-suite=17
+//	ipmi://10.0.0.8:623 interface=lan
 //
 // Relative password-file and ca-file paths are relative to the targets
 // file's directory. Passwords are never inline: password= is an error.
@@ -192,6 +200,17 @@ func parseTargets(ctx context.Context, r io.Reader, name, dir string) ([]*target
 				} else {
 					t.BasicAuth = &b
 				}
+			case "interface":
+				if err := checkIPMIInterface(val); err != nil {
+					return nil, fmt.Errorf("%s: %w", where, err)
+				}
+				t.Interface = val
+			case "cipher-suite":
+				n, err := strconv.Atoi(val)
+				if err != nil || n < 0 || n > 255 {
+					return nil, fmt.Errorf("%s: cipher-suite=%s: want a number", where, val)
+				}
+				t.CipherSuite = &n
 			default:
 				return nil, fmt.Errorf("%s: unknown setting %q (keys: %s)", where, key, targetFileKeys)
 			}
@@ -237,4 +256,13 @@ func collectTargets(ctx context.Context, args []string, file string) ([]*target,
 		seen[t.Endpoint] = t
 	}
 	return ts, nil
+}
+
+// checkIPMIInterface accepts ipmitool's -I names the reader supports.
+func checkIPMIInterface(s string) error {
+	switch s {
+	case "lanplus", "lan", "open":
+		return nil
+	}
+	return fmt.Errorf("interface=%s: want lanplus, lan or open", s)
 }

@@ -1,0 +1,142 @@
+package ipmi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prefail/prefail/model"
+)
+
+// SELCursor records where a scan stopped reading the System Event Log, so
+// the next scan reads only what was added since. It is plain data: save
+// it (JSON) and restore it with WithSELCursor to survive a restart.
+type SELCursor struct {
+	// LastRecordID is the id of the newest record read.
+	LastRecordID uint16 `json:"last_record_id"`
+	// LastAddition and LastErase are the SEL's timestamps (Get SEL Info,
+	// IPMI v2.0 §31.2) when it was read: an unchanged addition time means
+	// nothing new; a changed erase time means the log was cleared.
+	LastAddition uint32 `json:"last_addition"`
+	LastErase    uint32 `json:"last_erase"`
+	// Entries is the SEL's entry count: timestamps have a resolution of a
+	// second (and a BMC without a set clock counts from boot), so an
+	// addition in the same second as the last one shows only here.
+	Entries uint16 `json:"entries"`
+	// Empty is true when the SEL had no entries.
+	Empty bool `json:"empty,omitempty"`
+}
+
+// selRead is what one SEL read produced.
+type selRead struct {
+	records  []SELRecord
+	cursor   SELCursor
+	warnings []model.Warning
+	// cleared says the log was cleared (or wrapped past the cursor) since
+	// the cursor was taken: information, not a fault.
+	cleared bool
+}
+
+// readSEL reads the entries added since cursor (nil: the newest max).
+// Get SEL Info first: an unchanged addition timestamp costs no further
+// request; an empty SEL is not an error (Get SEL Entry would answer 0xCB).
+func readSEL(ctx context.Context, ex exchanger, cursor *SELCursor, max int) (selRead, error) {
+	var out selRead
+	info, err := getSELInfo(ctx, ex)
+	if err != nil {
+		return out, err
+	}
+	out.cursor = SELCursor{LastAddition: info.LastAddition, LastErase: info.LastErase, Entries: info.Entries}
+	if info.Overflow() {
+		out.warnings = append(out.warnings, model.Warning{Source: "sel", Message: "the SEL is full and has dropped events (overflow flag set): clear it after saving its entries"})
+	}
+	if cursor != nil && cursor.LastErase != info.LastErase {
+		out.cleared = true
+	}
+	if info.Entries == 0 {
+		out.cursor.Empty = true
+		return out, nil
+	}
+	if cursor != nil && !out.cleared {
+		if cursor.LastAddition == info.LastAddition && cursor.Entries == info.Entries && (cursor.LastRecordID != 0 || cursor.Empty) {
+			out.cursor.LastRecordID = cursor.LastRecordID
+			return out, nil // nothing added
+		}
+		if !cursor.Empty {
+			// Re-read the last record seen for its (now updated) next id.
+			next, _, err := getSELEntry(ctx, ex, cursor.LastRecordID)
+			switch {
+			case err == nil:
+				return walkSEL(ctx, ex, next, 0, out)
+			case completionCodeIs(err, ccNotPresent):
+				// Overwritten (a SEL that wraps) or deleted: start afresh.
+				out.cleared = true
+			default:
+				return out, err
+			}
+		} else {
+			return walkSEL(ctx, ex, selFirstEntry, 0, out)
+		}
+	}
+	return readNewestSEL(ctx, ex, info, max, out)
+}
+
+// readNewestSEL reads the newest max entries. The SEL is a forward-linked
+// list; walking it all costs one request per entry. BMCs number records
+// consecutively, so read the last record (FFFFh), guess the id max-1
+// before it, and walk from there; fall back to a full walk that keeps the
+// newest max when the guess does not exist.
+func readNewestSEL(ctx context.Context, ex exchanger, info selInfo, max int, out selRead) (selRead, error) {
+	if max <= 0 || int(info.Entries) <= max {
+		return walkSEL(ctx, ex, selFirstEntry, max, out)
+	}
+	_, last, err := getSELEntry(ctx, ex, selLastEntry)
+	if err != nil {
+		return out, err
+	}
+	lastID := uint16(last[0]) | uint16(last[1])<<8
+	if int(lastID) >= max-1 {
+		start := lastID - uint16(max-1)
+		r, err := walkSEL(ctx, ex, start, max, out)
+		if err == nil {
+			return r, nil
+		}
+		if !completionCodeIs(err, ccNotPresent) {
+			return r, err
+		}
+	}
+	return walkSEL(ctx, ex, selFirstEntry, max, out)
+}
+
+// walkSEL reads from id to the end, keeping at most max (0: all) newest.
+func walkSEL(ctx context.Context, ex exchanger, id uint16, max int, out selRead) (selRead, error) {
+	seen := map[uint16]bool{}
+	var recs []SELRecord
+	for id != selLastEntry {
+		if seen[id] {
+			out.warnings = append(out.warnings, model.Warning{Source: fmt.Sprintf("sel 0x%04x", id), Message: "next-record chain loops; stopped reading"})
+			break
+		}
+		seen[id] = true
+		next, raw, err := getSELEntry(ctx, ex, id)
+		if err != nil {
+			if len(recs) == 0 {
+				return out, err
+			}
+			out.warnings = append(out.warnings, model.Warning{Source: fmt.Sprintf("sel 0x%04x", id), Message: err.Error()})
+			break
+		}
+		rec, perr := ParseSELRecord(raw)
+		if perr != nil {
+			out.warnings = append(out.warnings, model.Warning{Source: fmt.Sprintf("sel 0x%04x", id), Message: perr.Error()})
+		} else {
+			recs = append(recs, rec)
+			if max > 0 && len(recs) > max {
+				recs = recs[1:]
+			}
+		}
+		out.cursor.LastRecordID = id
+		id = next
+	}
+	out.records = append(out.records, recs...)
+	return out, nil
+}
