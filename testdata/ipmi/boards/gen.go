@@ -325,7 +325,8 @@ func main() {
 	failing.sensors[10].events = []int{42}
 
 	// large: 120 sensors and 600 SEL entries.
-	large := board{name: "large", title: "a large board: 120 sensors, 600 SEL entries"}
+	large := board{name: "large", title: "a large board: 120 sensors, 600 SEL entries",
+		fru: fruBytes("LG-1", "LGCH0001", "Big Iron", "BI-9000 Board", "LGMB0001", "BI-9000-MB", 15_000_000, "Big Iron", "BI-9000", "BI-9000-4U", "2.1", "LGSRV0001")}
 	n := 1
 	for i := 0; i < 40; i++ {
 		large.sensors = append(large.sensors, temp(n, fmt.Sprintf("Temp %02d", i+1), "system_board", i+1, 30+i%20, 80, 90, 100))
