@@ -43,8 +43,8 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"scan", "ipmi://x"}, 2, "ipmi://x: scheme not supported yet; supported: https, http"},
-		{[]string{"scan", "https://ok", "ipmi://bmc7:623"}, 2, "ipmi://bmc7:623: scheme not supported yet; supported: https, http"},
+		{[]string{"scan", "smart://x"}, 2, "smart://x: scheme not supported yet; supported: https, http, ipmi"},
+		{[]string{"scan", "https://ok", "smart://bmc7:623"}, 2, "smart://bmc7:623: scheme not supported yet; supported: https, http, ipmi"},
 		{[]string{"scan"}, 2, "no targets"},
 		{[]string{"scan", "--password", "x", "https://bmc1"}, 2, "unknown flag: --password"},
 		{[]string{"scan", "--concurrency", "0", "https://bmc1"}, 2, "--concurrency"},

@@ -196,15 +196,15 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 		Insecure:      f.insecure,
 		BasicAuth:     f.basicAuth,
 		MaxLogEntries: f.maxLogEntries,
-		IPMIInterface: f.ipmiInterface,
-		CipherSuite:   f.cipherSuite,
-		SDRCacheDir:   f.sdrCache,
 	}
-	if t.Interface != "" {
-		req.IPMIInterface = t.Interface
-	}
-	if t.CipherSuite != nil {
-		req.CipherSuite = *t.CipherSuite
+	if strings.HasPrefix(t.Endpoint, "ipmi://") {
+		req.IPMIInterface, req.CipherSuite, req.SDRCacheDir = f.ipmiInterface, f.cipherSuite, f.sdrCache
+		if t.Interface != "" {
+			req.IPMIInterface = t.Interface
+		}
+		if t.CipherSuite != nil {
+			req.CipherSuite = *t.CipherSuite
+		}
 	}
 	if t.CAFile != "" {
 		// A per-target CA overrides a command-wide --insecure.

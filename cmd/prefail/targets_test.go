@@ -30,7 +30,7 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"ipmi://x":                        "ipmi://x: scheme not supported yet; supported: https, http",
+		"smart://x":                       "smart://x: scheme not supported yet; supported: https, http, ipmi",
 		"file:///dev/sda":                 "file:///dev/sda: scheme not supported yet; supported: https, http",
 		"bmc1.example.com":                "missing scheme: use https://bmc1.example.com",
 		"https://":                        "no host",
@@ -84,10 +84,10 @@ func TestParseTargetsFileErrors(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
-		{"bad scheme", "https://ok\n\nipmi://bmc2\n", "t.txt:3: ipmi://bmc2: scheme not supported yet; supported: https, http"},
+		{"bad scheme", "https://ok\n\nsmart://bmc2\n", "t.txt:3: smart://bmc2: scheme not supported yet; supported: https, http, ipmi"},
 		{"inline password", "# x\nhttps://bmc1 username=a password=hunter2\n", "t.txt:2: passwords are never given inline; use password-file=PATH or PREFAIL_PASSWORD"},
 		{"empty inline password", "https://bmc1 password=\n", "t.txt:1: passwords are never given inline"},
-		{"unknown key", "https://bmc1 user=a\n", `t.txt:1: unknown setting "user" (keys: username, password-file, ca-file, insecure, basic-auth)`},
+		{"unknown key", "https://bmc1 user=a\n", `t.txt:1: unknown setting "user" (keys: username, password-file, ca-file, insecure, basic-auth, interface, cipher-suite)`},
 		{"not key=value", "https://bmc1 hunter2\n", "t.txt:1: field 1 after the URL: want key=value"},
 		{"bad bool", "https://bmc1 insecure=yes-please\n", "t.txt:1: insecure=yes-please: want true or false"},
 		{"empty value", "https://bmc1 ca-file=\n", "t.txt:1: ca-file= has no value"},
