@@ -420,3 +420,12 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("err = %v: want an error that does not echo the password", err)
 	}
 }
+
+// TestLAN15: the IPMI 1.5 interface reads the same board.
+func TestLAN15(t *testing.T) {
+	s := ipmisim.StartT(t, boardDir("failing"))
+	snap := scan(t, newClient(t, s.Addr(), ipmi.WithInterface(ipmi.InterfaceLAN)))
+	if h := byName(snap)["PSU2 Status"].Health; h != model.HealthCritical || len(byName(snap)) != 15 {
+		t.Errorf("over IPMI 1.5: %d sensors, PSU2 %s", len(byName(snap)), h)
+	}
+}
