@@ -3,6 +3,7 @@ module github.com/prefail/prefail
 go 1.26
 
 require (
+	github.com/anatol/smart.go v0.0.0-20260723175002-53b369c3973c
 	github.com/bougou/go-ipmi v0.9.1
 	github.com/google/go-cmp v0.7.0
 	github.com/rs/zerolog v1.35.1
@@ -27,6 +28,6 @@ require (
 	github.com/rogpeppe/go-internal v1.6.1 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/net v0.43.0 // indirect
-	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/term v0.34.0 // indirect
 )
