@@ -3,6 +3,7 @@ package smart
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"strings"
 
 	smartgo "github.com/anatol/smart.go"
@@ -105,9 +106,15 @@ func whenFailed(value, worst, threshold uint8) string {
 	return ""
 }
 
-// DecodeAttributeRaw interprets an attribute's 48-bit raw field the way
-// smartctl prints it by default (smartmontools drivedb.h "DEFAULT" entry):
-// the leading number smartctl shows.
+// DecodeAttributeRaw interprets an attribute's 48-bit raw field as the
+// leading number smartctl prints for it: the formats of smartmontools'
+// drivedb.h "DEFAULT" entry, plus the vendor entries, checked against real
+// smartctl --json captures, that pack several counters into the field.
+// Seagate's 1 and 7 (error rates) and 188 (command timeouts) stay whole:
+// smartctl prints 1 and 7 as raw48 on every Seagate captured, and
+// Backblaze Drive Stats publishes all three whole, so a live drive and a
+// Backblaze row read alike (drivedb's "-v 188,raw16" for some Seagate
+// families is deliberately not followed).
 func DecodeAttributeRaw(id uint8, raw uint64, model string) int64 {
 	switch id {
 	case 3: // raw16(avg16): spin-up time in the low word
@@ -118,22 +125,22 @@ func DecodeAttributeRaw(id uint8, raw uint64, model string) int64 {
 		return int64(raw & 0xffffff)
 	case 190, 194: // tempminmax: the current temperature is the low byte
 		return int64(raw & 0xff)
-	case 1, 7:
-		// Seagate packs these as 16-bit error count : 32-bit operation
-		// count (drivedb "-v 1,raw24/raw32"); the error count is the signal.
-		if isSeagate(model) {
-			return int64(raw >> 32)
+	case 175, 201, 235:
+		// Intel data-center SSDs (SSDSC... part numbers, also Dell's):
+		// "-v 175,raw16(raw16),Power_Loss_Cap_Test", 235 on the S4510/S4610,
+		// 201 on the S3520.
+		m := strings.ToUpper(strings.TrimSpace(model))
+		if strings.HasPrefix(strings.TrimPrefix(m, "INTEL "), "SSDSC") {
+			return int64(raw & 0xffff)
+		}
+	case 173:
+		// Phison-driven Kingston SSDs: "-v 173,raw16(avg16),MaxAvgErase_Ct".
+		m := strings.ToUpper(strings.TrimSpace(model))
+		if strings.HasPrefix(m, "KINGSTON SA400") || strings.HasPrefix(m, "KINGSTON SKC400") {
+			return int64(raw & 0xffff)
 		}
 	}
-	return int64(raw)
-}
-
-// isSeagate reports whether a model string names a Seagate drive: "ST"
-// followed by a digit (ST4000DM000), or the vendor prefix.
-func isSeagate(model string) bool {
-	m := strings.ToUpper(strings.TrimSpace(model))
-	m = strings.TrimPrefix(m, "SEAGATE ")
-	return len(m) > 2 && strings.HasPrefix(m, "ST") && m[2] >= '0' && m[2] <= '9'
+	return int64(min(raw, math.MaxInt64))
 }
 
 // DefaultAttributeName is smartctl's default name for an attribute id

@@ -49,6 +49,7 @@ type Report struct {
 	Transport string `json:"transport,omitempty"`
 
 	Model         string `json:"model,omitempty"`
+	Family        string `json:"family,omitempty"` // the model family in smartctl's drive database
 	Vendor        string `json:"vendor,omitempty"`
 	Serial        string `json:"serial,omitempty"`
 	Firmware      string `json:"firmware,omitempty"`

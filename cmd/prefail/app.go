@@ -27,6 +27,10 @@ type app struct {
 	now func() time.Time
 	// scanTarget reads one target (redfish when nil).
 	scanTarget scanFunc
+	// diskScanner reads the disk targets of the running scan command.
+	diskScanner scanFunc
+	// stdin is standard input (empty when nil).
+	stdin io.Reader
 	// onListen, when set, is told the URL a `mock` server listens on.
 	onListen func(url string)
 
@@ -42,6 +46,13 @@ func (a *app) clock() time.Time {
 		return a.now()
 	}
 	return time.Now()
+}
+
+func (a *app) stdinReader() io.Reader {
+	if a.stdin == nil {
+		return strings.NewReader("")
+	}
+	return a.stdin
 }
 
 func (a *app) getenv(key string) string {
@@ -75,9 +86,10 @@ func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "prefail",
 		Short: "Catch failing PSUs, fans and disks before they take the server down",
-		Long: `prefail reads the raw hardware signals of bare-metal servers (Redfish today;
-IPMI and SMART later) and reports the health of their PSUs, fans, disks and
-sensors, worst first, with the thresholds each reading is measured against.
+		Long: `prefail reads the raw hardware signals of bare-metal servers (their BMCs
+over Redfish or IPMI, their disks' SMART data, saved smartctl output) and
+reports the health of their PSUs, fans, disks and sensors, worst first, with
+the thresholds each reading is measured against.
 
 Start with 'prefail demo': it scans an embedded mock BMC, no hardware needed.`,
 		SilenceErrors: true,

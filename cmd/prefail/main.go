@@ -1,10 +1,11 @@
-// Command prefail reads a server's raw hardware signals (Redfish today; IPMI
-// and SMART later) and reports the health of its PSUs, fans, disks and
-// sensors.
+// Command prefail reads a server's raw hardware signals (Redfish, IPMI,
+// SMART) and reports the health of its PSUs, fans, disks and sensors.
 //
 //	prefail demo                      # embedded mock BMC, no hardware needed
 //	prefail scan https://bmc1.example # one BMC, credentials from the environment
 //	prefail scan --targets bmcs.txt --json
+//	sudo prefail scan --local          # this machine's disks (SMART)
+//	prefail scan --smartctl saved.json # saved smartctl output
 //	prefail mock --tls                # serve a mock BMC for trying scan out
 //	prefail version
 //
@@ -36,13 +37,14 @@ func main() {
 }
 
 // run is the whole CLI: main only wires the process to it. It reads the
-// environment with os.LookupEnv; everything else comes in through its
-// arguments.
+// environment with os.LookupEnv and standard input (for --smartctl -) from
+// os.Stdin; everything else comes in through its arguments.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{
 		stdout:    stdout,
 		stderr:    stderr,
 		lookupEnv: os.LookupEnv,
+		stdin:     os.Stdin,
 	}
 	return a.run(ctx, args)
 }

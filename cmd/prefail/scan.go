@@ -35,6 +35,8 @@ type scanFlags struct {
 	ipmiInterface string
 	cipherSuite   int
 	sdrCache      string
+	// Disks (SMART)
+	disk diskFlags
 }
 
 func (a *app) newScanCmd() *cobra.Command {
@@ -47,8 +49,15 @@ func (a *app) newScanCmd() *cobra.Command {
 TARGET is https://HOST[:PORT] (Redfish over TLS, certificate verified),
 http://HOST:PORT (plain HTTP, for mocks) or ipmi://HOST[:PORT] (IPMI 2.0
 lanplus, cipher suite 3, port 623 by default; --ipmi-interface lan for IPMI
-1.5, open for this machine's own BMC through /dev/ipmi0). Local disks are not
-supported yet.
+1.5, open for this machine's own BMC through /dev/ipmi0).
+
+Disks: --local reads this machine's SATA, SAS and NVMe disks (needs root:
+SG_IO and NVMe admin commands need CAP_SYS_RAWIO / CAP_SYS_ADMIN); --disk
+PATH reads only that device. A disk in standby is not woken unless
+--wake-standby. --smartctl makes the arguments saved smartctl outputs
+(JSON from smartctl --json, or the text of smartctl -a / -x; - reads
+standard input); --smartctl-exec "ARGS" runs smartctl --json -x ARGS now,
+for disks behind RAID controllers or USB bridges ("-d megaraid,0 /dev/sda").
 
 IPMI scans keep each BMC's SDR repository in --sdr-cache, reused only while
 the BMC's repository timestamps are unchanged.
@@ -66,7 +75,10 @@ any target failed, 2 on a usage error.`,
 		Example: `  PREFAIL_USERNAME=admin PREFAIL_PASSWORD=... prefail scan https://bmc1.example.com
   PREFAIL_USERNAME=admin PREFAIL_PASSWORD=... prefail scan ipmi://10.0.0.7
   prefail scan --targets bmcs.txt --json > health.json
-  prefail scan --ca-file bmc-ca.pem --username admin --password-file ~/.bmc-pass https://10.0.0.5`,
+  prefail scan --ca-file bmc-ca.pem --username admin --password-file ~/.bmc-pass https://10.0.0.5
+  sudo prefail scan --local
+  prefail scan --smartctl saved/*.json saved/*.txt
+  sudo prefail scan --smartctl-exec "-d megaraid,0 /dev/sda" --smartctl-exec "-d megaraid,1 /dev/sda"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runScan(cmd.Context(), args, &f)
 		},
@@ -85,6 +97,12 @@ any target failed, 2 on a usage error.`,
 	fl.StringVar(&f.ipmiInterface, "ipmi-interface", "lanplus", "IPMI interface for ipmi:// targets: lanplus, lan or open (/dev/ipmi0)")
 	fl.IntVar(&f.cipherSuite, "cipher-suite", 3, "RMCP+ cipher suite for lanplus (3, 8, 12 or 17)")
 	fl.StringVar(&f.sdrCache, "sdr-cache", defaultSDRCacheDir(), "`DIR` for IPMI SDR caches (empty: no disk cache)")
+	fl.BoolVar(&f.disk.local, "local", false, "read this machine's disks (SMART; needs root)")
+	fl.StringArrayVar(&f.disk.disks, "disk", nil, "read only this local disk `PATH` (/dev/sda, /dev/nvme0); repeatable")
+	fl.BoolVar(&f.disk.wakeStandby, "wake-standby", false, "read disks in standby too (spins them up)")
+	fl.BoolVar(&f.disk.smartctl, "smartctl", false, "the arguments are saved smartctl outputs to import (JSON or text; - for standard input)")
+	fl.StringArrayVar(&f.disk.smartctlExec, "smartctl-exec", nil, "run smartctl --json -x `ARGS` and import its output; repeatable")
+	fl.StringVar(&f.disk.smartctlPath, "smartctl-path", "smartctl", "the smartctl `PROGRAM` --smartctl-exec runs")
 	return cmd
 }
 
@@ -130,16 +148,22 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 			return usagef("--ca-file: %v", err)
 		}
 	}
-	if len(args) == 0 && f.targetsFile == "" {
-		return usagef("no targets: give TARGET arguments (https://HOST) or --targets FILE")
+	disks, args, err := diskTargets(args, &f.disk)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	if len(args) == 0 && f.targetsFile == "" && len(disks) == 0 {
+		return usagef("no targets: give TARGET arguments (https://HOST), --targets FILE, --local, or --smartctl FILE...")
 	}
 	targets, err := collectTargets(ctx, args, f.targetsFile)
 	if err != nil {
 		return &usageError{err: err}
 	}
-	if len(targets) == 0 {
+	if len(targets) == 0 && len(disks) == 0 {
 		return usagef("%s: no targets in the file", f.targetsFile)
 	}
+	targets = append(targets, disks...)
+	a.diskScanner = a.diskScan(&f.disk, a.stdinReader)
 	src := credentialSources{flagUsername: f.username, flagPasswordFile: f.passwordFile}
 	src.envUsername = a.getenv(envUsername)
 	src.envPassword = secret(a.getenv(envPassword))
@@ -149,7 +173,12 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		}
 		a.warnLoosePasswordFile(f.passwordFile)
 	}
-	prepare := func(ctx context.Context, t *target) (scanRequest, error) { return a.request(ctx, t, f, src) }
+	prepare := func(ctx context.Context, t *target) (scanRequest, error) {
+		if isDiskEndpoint(t.Endpoint) {
+			return scanRequest{Endpoint: t.Endpoint}, nil // no credentials, no TLS
+		}
+		return a.request(ctx, t, f, src)
+	}
 	results := a.scanAll(ctx, targets, f.concurrency, f.timeout, prepare)
 	if err := a.render(results, f.json); err != nil {
 		return err
@@ -299,6 +328,8 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 	scan := a.scanTarget
 	switch {
 	case scan != nil:
+	case isDiskEndpoint(req.Endpoint) && a.diskScanner != nil:
+		scan = a.diskScanner
 	case strings.HasPrefix(req.Endpoint, "ipmi://"):
 		scan = a.ipmiScan
 	default:
