@@ -296,7 +296,7 @@ func (r *reader) readSCSI(ctx context.Context) error {
 	}
 	defer unix.Close(fd)
 	r.requests++
-	sup, err := logSense(fd, LogPageSupported)
+	sup, err := logSense(fd, LogPageSupported, 0)
 	if err != nil {
 		return r.probeErr("LOG SENSE 00h", err)
 	}
@@ -315,13 +315,24 @@ func (r *reader) readSCSI(ctx context.Context) error {
 			continue
 		}
 		r.requests++
-		b, err := logSense(fd, p)
+		b, err := logSense(fd, p, 0)
 		if err != nil {
 			r.warn(fmt.Sprintf("LOG SENSE %02Xh", p), err)
 			continue
 		}
 		if err := decodeSCSIPage(r.rep, p, b); err != nil {
 			r.warn(fmt.Sprintf("LOG SENSE %02Xh", p), err)
+		}
+		if p == LogPageTemperature {
+			// The environmental reporting subpage, where there is one,
+			// is what smartctl shows as the temperature; a device
+			// without it refuses the subpage (not a warning).
+			r.requests++
+			if env, err := logSense(fd, p, 0x01); err == nil {
+				if t, err := ParseEnvironmentalReportingPage(env); err == nil && t != nil {
+					s.Temperature = t
+				}
+			}
 		}
 	}
 	r.requests++

@@ -12,16 +12,17 @@ const (
 	scsiCommandTimeout = 10 * time.Second
 )
 
-// logSense reads one log page with PC=01b (cumulative values, as smartctl
+// logSense reads one log page (and subpage) with PC=01b (cumulative values, as smartctl
 // reads them), SPC-5 6.6. It asks for 1 KiB first and again for the whole
 // page if it is longer (the self-test page is 404 bytes; vendor pages can
 // be larger).
-func logSense(fd int, page uint8) ([]byte, error) {
+func logSense(fd int, page, subpage uint8) ([]byte, error) {
 	read := func(n int) ([]byte, error) {
 		buf := make([]byte, n)
 		cdb := make([]byte, 10)
 		cdb[0] = scsiLogSense
 		cdb[2] = 0x40 | page&0x3f
+		cdb[3] = subpage
 		binary.BigEndian.PutUint16(cdb[7:9], uint16(n))
 		res, err := sgCommand(fd, cdb, buf, scsiCommandTimeout)
 		if err != nil {

@@ -156,6 +156,28 @@ func ParseTemperaturePage(b []byte) (current, trip *float64, err error) {
 	return current, trip, nil
 }
 
+// ParseEnvironmentalReportingPage decodes page 0Dh subpage 01h (SPC-5
+// 7.3.8): parameters 0000h-00FFh are temperatures, byte 1 of each value the
+// current one in degrees Celsius (signed; 80h means not available). smartctl
+// prefers it to subpage 00h where a device has it, and so does prefail, so
+// that both report the same temperature.
+func ParseEnvironmentalReportingPage(b []byte) (*float64, error) {
+	if len(b) >= 2 && b[1] != 0x01 {
+		return nil, malformed("environmental reporting page: subpage %02Xh, want 01h", b[1])
+	}
+	params, err := ParseLogPage(b, LogPageTemperature)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		if p.Code <= 0x00ff && len(p.Value) >= 2 && p.Value[1] != 0x80 {
+			v := float64(int8(p.Value[1]))
+			return &v, nil
+		}
+	}
+	return nil, nil
+}
+
 // StartStopCounters is page 0Eh (SPC-5 7.3.25).
 type StartStopCounters struct {
 	ManufactureDate                                                string // YYYYWW as the device wrote it

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +35,10 @@ func buildPrefail(t *testing.T) string {
 
 const vmScript = `
 echo "=== prefail"; /bin/prefail scan --local --json
-echo "=== smartctl sda"; smartctl -j -x ` + smartvm.GuestIDEDisk + `
-echo "=== smartctl nvme0"; smartctl -j -x ` + smartvm.GuestNVMe + `
-echo "=== smartctl sdb"; smartctl -j -x ` + smartvm.GuestSCSIDebugDisk + `
+echo "=== smartctl-sda"; smartctl -j -x ` + smartvm.GuestIDEDisk + `
+echo "=== smartctl-nvme0"; smartctl -j -x ` + smartvm.GuestNVMe + `
+echo "=== smartctl-sdb"; smartctl -j -x ` + smartvm.GuestSCSIDebugDisk + `
+echo "=== smartctl-text-sdb"; smartctl -x ` + smartvm.GuestSCSIDebugDisk + `
 `
 
 // bootVM runs the script and decodes prefail's document and smartctl's
@@ -64,11 +66,14 @@ func bootVM(t *testing.T, bin string, criticalWarning uint8) (doc scanDoc, ctl m
 	ctl = map[string]map[string]any{}
 	for _, dev := range []string{"sda", "nvme0", "sdb"} {
 		var m map[string]any
-		if err := json.Unmarshal([]byte(res.Sections["smartctl "+dev]), &m); err != nil {
-			t.Fatalf("smartctl -j -x %s in the VM: %v\n%s", dev, err, res.Sections["smartctl "+dev])
+		if err := json.Unmarshal([]byte(res.Sections["smartctl-"+dev]), &m); err != nil {
+			t.Fatalf("smartctl -j -x %s in the VM: %v\n%s", dev, err, res.Sections["smartctl-"+dev])
 		}
 		ctl[dev] = m
 	}
+	// smartctl 7.3's JSON for SCSI disks leaves out what its text prints
+	// (the temperature pages): the text goes along for those values.
+	ctl["sdb"]["text"] = res.Sections["smartctl-text-sdb"]
 	return doc, ctl
 }
 
@@ -201,8 +206,8 @@ func (a *agreement) str(what, ours, theirs string) {
 
 // compareCommon checks identity, overall status and the shared readings.
 func compareCommon(a *agreement, c vmComponent, m map[string]any) {
-	a.str("model", c.Inventory.Model, jstr(m, "model_name"))
-	a.str("firmware", c.Inventory.Firmware, jstr(m, "firmware_version"))
+	a.str("model", c.Inventory.Model, cmpOr(jstr(m, "model_name"), jstr(m, "scsi_product")))
+	a.str("firmware", c.Inventory.Firmware, cmpOr(jstr(m, "firmware_version"), jstr(m, "scsi_revision")))
 	capacity, capOK := jnum(m, "user_capacity", "bytes")
 	if !capOK {
 		capacity, capOK = jnum(m, "nvme_total_capacity")
@@ -283,7 +288,46 @@ func compareNVMe(a *agreement, c vmComponent, m map[string]any) {
 	}
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+var (
+	// smartctl prints the environmental reporting subpage as "Current
+	// temperature = N" where the device has it, else page 0Dh.
+	scsiTemperature = regexp.MustCompile(`(?m)^(?:Current Drive Temperature:\s+([0-9]+) C|Current temperature = (-?[0-9]+))`)
+	scsiTrip        = regexp.MustCompile(`(?m)^Drive Trip Temperature:\s+([0-9]+) C`)
+	scsiHealth      = regexp.MustCompile(`(?m)^SMART Health Status:\s+(.+)$`)
+)
+
 func compareSCSI(a *agreement, c vmComponent, m map[string]any) {
+	text, _ := m["text"].(string)
+	if sm := scsiTemperature.FindStringSubmatch(text); sm != nil {
+		want, _ := strconv.ParseFloat(sm[1]+sm[2], 64)
+		ours, ok := c.reading("temperature")
+		a.eq("temperature (smartctl text)", ours, ok, want, true)
+	} else {
+		a.t.Errorf("%s: smartctl printed no drive temperature:\n%s", a.dev, text)
+	}
+	if sm := scsiTrip.FindStringSubmatch(text); sm != nil {
+		want, _ := strconv.ParseFloat(sm[1], 64)
+		var ours *float64
+		for _, r := range c.Readings {
+			if r.Name == "temperature" && r.Thresholds != nil {
+				ours = r.Thresholds.UpperCritical
+			}
+		}
+		a.eq("trip temperature (smartctl text)", deref(ours), ours != nil, want, true)
+	}
+	if sm := scsiHealth.FindStringSubmatch(text); sm != nil {
+		a.compared++
+		if ok := strings.TrimSpace(sm[1]) == "OK"; ok != (c.Health == "ok") {
+			a.t.Errorf("%s: smartctl SMART Health Status %q, prefail health %s", a.dev, sm[1], c.Health)
+		}
+	}
 	n, nOK := jnum(m, "scsi_grown_defect_list")
 	ours, ok := c.reading("grown_defects")
 	a.eq("grown defects", ours, ok, n, nOK)
@@ -310,7 +354,9 @@ func TestLiveDisksAgreeWithSmartctl(t *testing.T) {
 		}
 		t.Logf("%s: %d values compared with smartctl", dev, a.compared)
 		if a.compared < 5 {
-			t.Errorf("%s: only %d values compared: the comparison is not testing anything", dev, a.compared)
+			ours, _ := json.MarshalIndent(c, "", "  ")
+			theirs, _ := json.MarshalIndent(m, "", "  ")
+			t.Errorf("%s: only %d values compared: the comparison is not testing anything\nprefail: %s\nsmartctl: %s", dev, a.compared, ours, theirs)
 		}
 	}
 }
