@@ -141,6 +141,15 @@ func (r *Report) verdict() (model.Health, string, []model.Condition) {
 	return h, "", conds
 }
 
+// lifetimeLimit is a specified lifetime count as an upper threshold. SSDs
+// report 0 ("no limit": they have no heads to load), which is no threshold.
+func lifetimeLimit(spec *uint64) *model.Thresholds {
+	if spec == nil || *spec == 0 {
+		return nil
+	}
+	return &model.Thresholds{UpperCritical: model.Float(float64(*spec))}
+}
+
 func deref[T any](p *T) T {
 	var z T
 	if p == nil {
@@ -280,16 +289,8 @@ func (r *Report) readings() []model.Reading {
 			}
 		}
 		opt(ReadingNonMediumErrors, s.NonMediumErrors, nil, "SCSI non-medium error log")
-		var th *model.Thresholds
-		if s.SpecifiedStartStopCycles != nil {
-			th = &model.Thresholds{UpperCritical: model.Float(float64(*s.SpecifiedStartStopCycles))}
-		}
-		opt(ReadingStartStopCycles, s.StartStopCycles, th, "SCSI start-stop cycle counter log")
-		th = nil
-		if s.SpecifiedLoadUnloadCycles != nil {
-			th = &model.Thresholds{UpperCritical: model.Float(float64(*s.SpecifiedLoadUnloadCycles))}
-		}
-		opt(ReadingLoadUnloadCycles, s.LoadUnloadCycles, th, "SCSI start-stop cycle counter log")
+		opt(ReadingStartStopCycles, s.StartStopCycles, lifetimeLimit(s.SpecifiedStartStopCycles), "SCSI start-stop cycle counter log")
+		opt(ReadingLoadUnloadCycles, s.LoadUnloadCycles, lifetimeLimit(s.SpecifiedLoadUnloadCycles), "SCSI start-stop cycle counter log")
 		if s.PercentageUsed != nil {
 			num(ReadingPercentageUsed, float64(*s.PercentageUsed), "%", &model.Thresholds{UpperCritical: model.Float(100)}, "SCSI solid state media log")
 		}

@@ -185,8 +185,8 @@ func TestDecodeAttributeRaw(t *testing.T) {
 		{9, 0x0500_0000_3039, "WDC WD40EFRX", 12345}, // raw24(raw8)
 		{194, 0x0028_0012_0023, "any", 35},           // tempminmax: low byte
 		{5, 0x0001_0000_0030, "any", 48},             // raw16(raw16)
-		{1, 0x0003_0A1B_2C3D, "ST4000DM000-1F2168", 3},
-		{1, 0x0003_0A1B_2C3D, "WDC WD40EFRX", 0x0003_0A1B_2C3D},
+		{1, 0x0003_0A1B_2C3D, "ST4000DM000-1F2168", 0x0003_0A1B_2C3D}, // smartctl prints Seagate's raw48 whole
+		{175, 0x0005_0000_0011, "INTEL SSDSC2KB480G7", 0x11},           // Intel DC: raw16(raw16)
 		{197, 8, "any", 8},
 	} {
 		if got := DecodeAttributeRaw(c.id, c.raw, c.model); got != c.want {
@@ -211,7 +211,8 @@ func pageSeeds(f *testing.F, glob string) [][]byte {
 }
 
 func FuzzATASmartPages(f *testing.F) {
-	data, th := pageSeeds(f, "ata-smart-data.bin"), pageSeeds(f, "ata-smart-thresholds.bin")
+	data := append(pageSeeds(f, "ata-smart-data.bin"), pageSeeds(f, "smart-read-attribute-values.bin")...)
+	th := append(pageSeeds(f, "ata-smart-thresholds.bin"), pageSeeds(f, "smart-read-attribute-thresholds.bin")...)
 	for i := range min(len(data), len(th)) {
 		f.Add(data[i], th[i], "ST4000DM000")
 	}
@@ -239,7 +240,7 @@ func FuzzATASmartPages(f *testing.F) {
 }
 
 func FuzzNVMeHealthLog(f *testing.F) {
-	for _, b := range pageSeeds(f, "nvme-smart-log.bin") {
+	for _, b := range append(pageSeeds(f, "nvme-smart-log.bin"), pageSeeds(f, "smart-log.bin")...) {
 		f.Add(b)
 	}
 	f.Add(make([]byte, 512))
@@ -284,7 +285,7 @@ func FuzzSCSILogPage(f *testing.F) {
 }
 
 func FuzzATALogs(f *testing.F) {
-	for _, b := range pageSeeds(f, "ata-*log*.bin") {
+	for _, b := range pageSeeds(f, "smart-read-log-*.bin") {
 		f.Add(b)
 	}
 	f.Add(make([]byte, 512))
