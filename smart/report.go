@@ -265,7 +265,12 @@ func (r *Report) Finish() {
 		}
 	}
 	if n := r.NVMe; n != nil {
-		set(&r.Temperature, n.Temperature)
+		// A composite temperature of 0 K (-273) is "not reported"; an
+		// import that lacked the field leaves 0, which no running drive
+		// reads either.
+		if n.Temperature > -273 && n.Temperature != 0 {
+			set(&r.Temperature, n.Temperature)
+		}
 		set(&r.PowerOnHours, float64(n.PowerOnHours))
 		setU(&r.PowerCycles, n.PowerCycles)
 		setU(&r.ErrorLogCount, n.ErrorLogEntries)
