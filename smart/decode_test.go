@@ -182,11 +182,11 @@ func TestDecodeAttributeRaw(t *testing.T) {
 		model string
 		want  int64
 	}{
-		{9, 0x0500_0000_3039, "WDC WD40EFRX", 12345}, // raw24(raw8)
-		{194, 0x0028_0012_0023, "any", 35},           // tempminmax: low byte
-		{5, 0x0001_0000_0030, "any", 48},             // raw16(raw16)
+		{9, 0x0500_0000_3039, "WDC WD40EFRX", 12345},                  // raw24(raw8)
+		{194, 0x0028_0012_0023, "any", 35},                            // tempminmax: low byte
+		{5, 0x0001_0000_0030, "any", 48},                              // raw16(raw16)
 		{1, 0x0003_0A1B_2C3D, "ST4000DM000-1F2168", 0x0003_0A1B_2C3D}, // smartctl prints Seagate's raw48 whole
-		{175, 0x0005_0000_0011, "INTEL SSDSC2KB480G7", 0x11},           // Intel DC: raw16(raw16)
+		{175, 0x0005_0000_0011, "INTEL SSDSC2KB480G7", 0x11},          // Intel DC: raw16(raw16)
 		{197, 8, "any", 8},
 	} {
 		if got := DecodeAttributeRaw(c.id, c.raw, c.model); got != c.want {
