@@ -1,0 +1,455 @@
+package detector
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/prefail/prefail/model"
+)
+
+// Detector keeps the history and verdict of every component it has seen.
+// It is not safe for concurrent use: the agent gives each detector one
+// goroutine (or a lock).
+type Detector struct {
+	cfg   Config
+	comps map[string]*component
+	logs  map[string]*targetLog
+}
+
+// New returns a detector with no history.
+func New(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Detector{cfg: cfg, comps: map[string]*component{}, logs: map[string]*targetLog{}}, nil
+}
+
+// component is one component's history and verdict.
+type component struct {
+	Ref              ComponentRef                `json:"ref"`
+	Health           model.Health                `json:"health"`
+	HealthSince      time.Time                   `json:"health_since"`
+	FailurePredicted bool                        `json:"failure_predicted,omitempty"`
+	Chassis          string                      `json:"chassis,omitempty"`
+	Series           map[string]*series          `json:"series"`
+	Thresholds       map[string]model.Thresholds `json:"thresholds,omitempty"`
+	Units            map[string]string           `json:"units,omitempty"`
+	Log              []logEntry                  `json:"log,omitempty"`
+	FirstSeen        time.Time                   `json:"first_seen"`
+	LastSeen         time.Time                   `json:"last_seen"`
+	Seen             int                         `json:"seen"`
+	WasPresent       bool                        `json:"was_present,omitempty"`
+
+	State    State     `json:"state"`
+	Since    time.Time `json:"since"`
+	Risk     float64   `json:"risk"`
+	Reasons  []Reason  `json:"reasons,omitempty"`
+	Forecast *Forecast `json:"forecast,omitempty"`
+	UpLevel  int       `json:"up_level,omitempty"`
+	UpCount  int       `json:"up_count,omitempty"`
+	Below    time.Time `json:"below,omitzero"`
+	Episode  int       `json:"episode,omitempty"` // highest level announced in the open episode; 0: none open
+}
+
+// logEntry is one log event concerning a component, kept for the event-log
+// signal (decay, pairing, recurrence).
+type logEntry struct {
+	Time     time.Time      `json:"time"`
+	Severity model.Severity `json:"severity"`
+	Code     string         `json:"code,omitempty"`
+	Message  string         `json:"message"`
+	Asserted *bool          `json:"asserted,omitempty"`
+	Active   *bool          `json:"active,omitempty"`
+	Key      string         `json:"key"`
+}
+
+// maxLog bounds the log entries kept per component.
+const maxLog = 64
+
+// targetLog is a target's log events not matched to any component, and
+// the keys of entries already seen (a BMC's log is read again at every
+// scan: an entry counts once).
+type targetLog struct {
+	Unmatched []logEntry           `json:"unmatched,omitempty"`
+	Seen      map[string]time.Time `json:"seen"`
+}
+
+func compKey(target, id string) string { return target + "\x00" + id }
+
+// Observe feeds one snapshot and returns the events it causes. The
+// snapshot's Time is the clock; snapshots of a target must come in time
+// order (an older one is ignored for that component). Observe copies what
+// it keeps: the caller may reuse the snapshot.
+func (d *Detector) Observe(s *model.Snapshot) []Event {
+	now := s.Time
+	touched := make([]*component, 0, len(s.Components))
+	for i := range s.Components {
+		c := &s.Components[i]
+		if c.ID == "" {
+			continue
+		}
+		key := compKey(s.Target, c.ID)
+		comp := d.comps[key]
+		if comp == nil {
+			comp = &component{Ref: ComponentRef{Target: s.Target, Kind: c.Kind, ID: c.ID}, Series: map[string]*series{},
+				FirstSeen: now, State: StateUnknown, Since: now}
+			d.comps[key] = comp
+		} else if now.Before(comp.LastSeen) {
+			continue
+		}
+		d.update(comp, c, now)
+		touched = append(touched, comp)
+	}
+	d.routeLog(s, now)
+	v := &view{d: d, target: s.Target, touched: touched}
+	var out []Event
+	for _, comp := range touched {
+		out = append(out, d.evaluate(comp, v, now)...)
+	}
+	return out
+}
+
+// update records what the snapshot says of a component.
+func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
+	ref := &comp.Ref
+	ref.Name = cmp.Or(c.Name, ref.Name)
+	ref.Serial = cmp.Or(c.Inventory.SerialNumber, ref.Serial)
+	ref.Model = cmp.Or(c.Inventory.Model, ref.Model)
+	comp.Chassis = c.Chassis
+	if c.Health != comp.Health {
+		comp.Health, comp.HealthSince = c.Health, now
+	}
+	if c.Health != model.HealthAbsent && c.Health != "" {
+		comp.WasPresent = true
+	}
+	comp.FailurePredicted = c.FailurePredicted != nil && *c.FailurePredicted
+	comp.LastSeen = now
+	comp.Seen++
+	kc := d.cfg.kind(c.Kind)
+	for _, r := range c.Readings {
+		if r.Value == nil || !d.tracked(c.Kind, r.Name) {
+			continue
+		}
+		s := comp.Series[r.Name]
+		if s == nil {
+			s = newSeries(kc.Bucket.D(), kc.History, kc.Baseline.D(), now, *r.Value)
+			comp.Series[r.Name] = s
+		}
+		s.add(now, *r.Value)
+		if r.Thresholds != nil && !r.Thresholds.IsZero() {
+			if comp.Thresholds == nil {
+				comp.Thresholds = map[string]model.Thresholds{}
+			}
+			comp.Thresholds[r.Name] = *r.Thresholds
+		}
+		if r.Unit != "" {
+			if comp.Units == nil {
+				comp.Units = map[string]string{}
+			}
+			comp.Units[r.Name] = r.Unit
+		}
+	}
+}
+
+// tracked says which readings get a history. Drives report dozens of SMART
+// attributes; only those a disk signal reads are kept, so memory grows
+// with drives, not attributes.
+func (d *Detector) tracked(k model.Kind, name string) bool {
+	if k != model.KindDrive {
+		return true
+	}
+	for _, c := range d.cfg.Disk.Counters {
+		if c.Reading == name {
+			return true
+		}
+	}
+	switch name {
+	case "temperature", "available_spare", "percentage_used", "critical_warning", "media_life_left", "self_tests_failed", "power_on_hours":
+		return true
+	}
+	return false
+}
+
+// routeLog files the snapshot's log events under their components, each
+// entry once.
+func (d *Detector) routeLog(s *model.Snapshot, now time.Time) {
+	if len(s.Events) == 0 {
+		return
+	}
+	tl := d.logs[s.Target]
+	if tl == nil {
+		tl = &targetLog{Seen: map[string]time.Time{}}
+		d.logs[s.Target] = tl
+	}
+	for _, e := range s.Events {
+		t := e.Time
+		if t.IsZero() {
+			t = now
+		}
+		key := e.Source + "\x00" + e.ID + "\x00" + e.Time.String() + "\x00" + e.Message
+		if _, dup := tl.Seen[key]; dup {
+			continue
+		}
+		tl.Seen[key] = t
+		le := logEntry{Time: t, Severity: e.Severity, Code: e.Code, Message: e.Message, Asserted: e.Asserted, Active: e.Active, Key: e.SensorType}
+		if comp := d.comps[compKey(s.Target, e.Component)]; e.Component != "" && comp != nil {
+			comp.Log = appendBounded(comp.Log, le)
+		} else {
+			tl.Unmatched = appendBounded(tl.Unmatched, le)
+		}
+	}
+	// Forget keys of entries older than any log keeps (30 days).
+	for k, t := range tl.Seen {
+		if now.Sub(t) > 30*24*time.Hour {
+			delete(tl.Seen, k)
+		}
+	}
+}
+
+func appendBounded(l []logEntry, e logEntry) []logEntry {
+	if len(l) == maxLog {
+		copy(l, l[1:])
+		l = l[:maxLog-1]
+	}
+	return append(l, e)
+}
+
+// evaluation is what a kind's signals say of a component now.
+type evaluation struct {
+	reasons  []Reason
+	forecast *Forecast
+	// failed: the source reports the part failed (a fan at 0 RPM, a PSU
+	// the BMC marks critical): the state is failed whatever the risk.
+	failed bool
+}
+
+// evaluate scores a component and moves its state, returning the events.
+func (d *Detector) evaluate(comp *component, v *view, now time.Time) []Event {
+	var ev evaluation
+	switch comp.Ref.Kind {
+	case model.KindDrive:
+		ev = d.evalDisk(comp, now)
+	default:
+		ev = d.evalOther(comp, v, now)
+	}
+	risk := 0.0
+	keep := 1.0
+	for _, r := range ev.reasons {
+		keep *= 1 - clamp01(r.Score)
+	}
+	risk = 1 - keep
+	slices.SortStableFunc(ev.reasons, func(a, b Reason) int { return cmp.Compare(b.Score, a.Score) })
+	comp.Risk, comp.Reasons, comp.Forecast = round3(risk), ev.reasons, ev.forecast
+	if len(comp.Series) == 0 && comp.Health != model.HealthCritical && len(ev.reasons) == 0 {
+		if comp.State == StateUnknown {
+			return nil // nothing to say yet
+		}
+	}
+	return d.transition(comp, d.levelFor(risk, ev.failed), now)
+}
+
+func (d *Detector) levelFor(risk float64, failed bool) int {
+	switch {
+	case failed:
+		return 4
+	case risk >= d.cfg.Failing:
+		return 3
+	case risk >= d.cfg.Degrading:
+		return 2
+	case risk >= d.cfg.Watch:
+		return 1
+	}
+	return 0
+}
+
+// entry is the risk at which a level is entered.
+func (d *Detector) entry(level int) float64 {
+	switch level {
+	case 1:
+		return d.cfg.Watch
+	case 2:
+		return d.cfg.Degrading
+	case 3:
+		return d.cfg.Failing
+	}
+	return math.Inf(1)
+}
+
+// transition applies hysteresis: a higher level is entered after Confirm
+// consecutive evaluations; a lower one only once the risk has stayed
+// Hysteresis below the current level's entry for ClearAfter. Events: the
+// first level >= degrading of an episode raises it, failing or failed
+// escalates it once, and falling back below degrading clears it.
+func (d *Detector) transition(comp *component, want int, now time.Time) []Event {
+	kc := d.cfg.kind(comp.Ref.Kind)
+	cur := comp.State.Level()
+	if comp.State == StateUnknown {
+		cur = -1
+	}
+	next := cur
+	switch {
+	case want > cur:
+		if comp.UpLevel != want {
+			comp.UpLevel, comp.UpCount = want, 0
+		}
+		comp.UpCount++
+		comp.Below = time.Time{}
+		if comp.UpCount >= kc.Confirm || cur < 0 && want <= 0 {
+			next = want
+		}
+	case want < cur:
+		comp.UpLevel, comp.UpCount = 0, 0
+		exit := d.entry(cur) - d.cfg.Hysteresis
+		if cur == 4 {
+			exit = math.Inf(1) // failed clears once the source no longer says so
+		}
+		if comp.Risk < exit || cur == 4 {
+			if comp.Below.IsZero() {
+				comp.Below = now
+			}
+			if now.Sub(comp.Below) >= kc.ClearAfter.D() {
+				next = want
+				comp.Below = time.Time{}
+			}
+		} else {
+			comp.Below = time.Time{}
+		}
+	default:
+		comp.UpLevel, comp.UpCount = 0, 0
+		comp.Below = time.Time{}
+	}
+	if next == cur {
+		return nil
+	}
+	prev := comp.State
+	comp.State, comp.Since = stateAt(next), now
+	if cur < 0 && next == 0 {
+		return nil
+	}
+	var typ EventType
+	var sev model.Severity
+	switch {
+	case next >= 2 && comp.Episode == 0:
+		typ, sev = EventRaised, severityOf(next)
+	case next >= 3 && comp.Episode == 2:
+		typ, sev = EventEscalated, model.SeverityCritical
+	case next <= 1 && comp.Episode > 0:
+		typ, sev = EventCleared, model.SeverityInfo
+	default:
+		return nil
+	}
+	if typ == EventCleared {
+		comp.Episode = 0
+	} else {
+		comp.Episode = next
+	}
+	return []Event{{Time: now, Type: typ, Component: comp.Ref, Severity: sev, State: comp.State, Previous: prev,
+		Risk: comp.Risk, Reasons: slices.Clone(comp.Reasons), Forecast: comp.Forecast}}
+}
+
+func severityOf(level int) model.Severity {
+	if level >= 3 {
+		return model.SeverityCritical
+	}
+	return model.SeverityWarning
+}
+
+// Assessments returns the current verdict on every component, worst first.
+func (d *Detector) Assessments() []Assessment {
+	out := make([]Assessment, 0, len(d.comps))
+	for _, c := range d.comps {
+		out = append(out, Assessment{Component: c.Ref, State: c.State, Risk: c.Risk, Reasons: c.Reasons,
+			Forecast: c.Forecast, Since: c.Since, Updated: c.LastSeen})
+	}
+	slices.SortFunc(out, func(a, b Assessment) int {
+		return cmp.Or(cmp.Compare(b.State.Level(), a.State.Level()), cmp.Compare(b.Risk, a.Risk),
+			cmp.Compare(a.Component.Target, b.Component.Target), cmp.Compare(a.Component.ID, b.Component.ID))
+	})
+	return out
+}
+
+// Len is the number of components with a history.
+func (d *Detector) Len() int { return len(d.comps) }
+
+// savedState is the JSON form of a detector's state.
+type savedState struct {
+	Version    int                   `json:"version"`
+	Components []*component          `json:"components"`
+	Logs       map[string]*targetLog `json:"logs,omitempty"`
+}
+
+const stateVersion = 1
+
+// State returns the detector's whole state as JSON, for the agent to save
+// and Restore after a restart.
+func (d *Detector) State() ([]byte, error) {
+	s := savedState{Version: stateVersion, Logs: d.logs}
+	for _, c := range d.comps {
+		s.Components = append(s.Components, c)
+	}
+	slices.SortFunc(s.Components, func(a, b *component) int {
+		return cmp.Or(cmp.Compare(a.Ref.Target, b.Ref.Target), cmp.Compare(a.Ref.ID, b.Ref.ID))
+	})
+	return json.Marshal(s)
+}
+
+// Restore returns a detector with cfg and the state State saved.
+func Restore(cfg Config, state []byte) (*Detector, error) {
+	d, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var s savedState
+	if err := json.Unmarshal(state, &s); err != nil {
+		return nil, fmt.Errorf("detector state: %w", err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("detector state: version %d, this build reads %d", s.Version, stateVersion)
+	}
+	for _, c := range s.Components {
+		if c == nil || c.Series == nil {
+			return nil, fmt.Errorf("detector state: a component without history")
+		}
+		d.comps[compKey(c.Ref.Target, c.Ref.ID)] = c
+	}
+	if s.Logs != nil {
+		d.logs = s.Logs
+	}
+	return d, nil
+}
+
+func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// view is what an evaluation may see beyond its own component: the other
+// components of the same target in the same snapshot (sibling fans).
+type view struct {
+	d       *Detector
+	target  string
+	touched []*component
+}
+
+// siblings returns the other components of c's kind in c's chassis seen in
+// this snapshot.
+func (v *view) siblings(c *component) []*component {
+	var out []*component
+	for _, o := range v.touched {
+		if o != c && o.Ref.Kind == c.Ref.Kind && o.Chassis == c.Chassis {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// unmatchedLog is the target's log entries that name no component.
+func (v *view) unmatchedLog() []logEntry {
+	if tl := v.d.logs[v.target]; tl != nil {
+		return tl.Unmatched
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package detector
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prefail/prefail/model"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// drive builds a one-drive snapshot on day n with the given raw counters.
+func driveSnap(day int, serial string, readings map[string]float64) *model.Snapshot {
+	c := model.Component{Kind: model.KindDrive, ID: serial, Health: model.HealthOK,
+		Inventory: model.Inventory{SerialNumber: serial, Model: "ST4000DM000"}}
+	for k, v := range readings {
+		c.Readings = append(c.Readings, model.Reading{Name: k, Value: model.Float(v)})
+	}
+	return &model.Snapshot{Target: "t", Time: t0.Add(time.Duration(day) * 24 * time.Hour), Components: []model.Component{c}}
+}
+
+func mustNew(t *testing.T) *Detector {
+	t.Helper()
+	d, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// A drive whose pending sectors grow raises one warning (not one per day),
+// with the reason naming the signal, its baseline and the growth; once the
+// counter stops growing for long enough, the episode clears once.
+func TestDiskGrowthEpisode(t *testing.T) {
+	d := mustNew(t)
+	var events []Event
+	pending := []float64{0, 0, 0, 0, 0, 8, 16, 24, 40, 48, 48, 48}
+	for day, p := range pending {
+		events = append(events, d.Observe(driveSnap(day, "Z1", map[string]float64{"smart_197_raw": p, "smart_5_raw": 0}))...)
+	}
+	if len(events) != 1 || events[0].Type != EventRaised || events[0].Time != t0.Add(5*24*time.Hour) {
+		t.Fatalf("events %+v, want one raised on day 5", events)
+	}
+	e := events[0]
+	if e.Severity != model.SeverityWarning && e.Severity != model.SeverityCritical {
+		t.Errorf("severity %s", e.Severity)
+	}
+	if len(e.Reasons) == 0 || e.Reasons[0].Signal != "smart_197_raw" || e.Reasons[0].Text != "pending sectors 0 -> 8 in 5 days" {
+		t.Errorf("reasons %+v", e.Reasons)
+	}
+	if e.Component.Serial != "Z1" || e.Component.Model != "ST4000DM000" || e.Component.Kind != model.KindDrive {
+		t.Errorf("component %+v", e.Component)
+	}
+	// Flat for the growth window plus ClearAfter: one clear event.
+	var later []Event
+	for day := len(pending); day < len(pending)+60; day++ {
+		later = append(later, d.Observe(driveSnap(day, "Z1", map[string]float64{"smart_197_raw": 48, "smart_5_raw": 0}))...)
+	}
+	cleared := 0
+	for _, e := range later {
+		if e.Type == EventCleared {
+			cleared++
+		} else {
+			t.Errorf("unexpected %s event on %s", e.Type, e.Time.Format(time.DateOnly))
+		}
+	}
+	if cleared != 1 {
+		t.Errorf("%d clear events, want 1 (%+v)", cleared, later)
+	}
+}
+
+// A counter that is non-zero from the start and never grows (an old scar)
+// raises nothing: this is what the "> 0" rules get wrong.
+func TestDiskOldScarIsQuiet(t *testing.T) {
+	d := mustNew(t)
+	for day := 0; day < 120; day++ {
+		if ev := d.Observe(driveSnap(day, "S", map[string]float64{"smart_5_raw": 8, "smart_188_raw": 1})); len(ev) != 0 {
+			t.Fatalf("day %d: %+v", day, ev)
+		}
+	}
+	a := d.Assessments()
+	if len(a) != 1 || a[0].State.Level() >= StateDegrading.Level() {
+		t.Errorf("assessment %+v", a)
+	}
+}
+
+// The drive's own alarm (SMART failed) is critical at once.
+func TestDiskPredictedFailure(t *testing.T) {
+	d := mustNew(t)
+	s := driveSnap(0, "F", map[string]float64{"smart_5_raw": 0})
+	s.Components[0].FailurePredicted = new(bool)
+	*s.Components[0].FailurePredicted = true
+	ev := d.Observe(s)
+	if len(ev) != 1 || ev[0].Severity != model.SeverityCritical || ev[0].State != StateFailing {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+// NVMe wear: percentage used climbing toward 100 gets a forecast of the
+// crossing with an uncertainty band around it.
+func TestDiskWearForecast(t *testing.T) {
+	d := mustNew(t)
+	for day := 0; day < 30; day++ {
+		d.Observe(driveSnap(day, "N", map[string]float64{"percentage_used": 70 + float64(day)}))
+	}
+	a := d.Assessments()[0]
+	if a.Forecast == nil || a.Forecast.Signal != "percentage_used" {
+		t.Fatalf("no forecast: %+v", a)
+	}
+	// 99 on day 29, +1/day: 100 on about day 30.
+	want := t0.Add(30 * 24 * time.Hour)
+	if d := a.Forecast.At.Sub(want); d < -36*time.Hour || d > 36*time.Hour {
+		t.Errorf("forecast %s, want about %s", a.Forecast.At, want)
+	}
+	if a.Forecast.Earliest.After(a.Forecast.At) || (!a.Forecast.Latest.IsZero() && a.Forecast.Latest.Before(a.Forecast.At)) {
+		t.Errorf("band %s .. %s around %s", a.Forecast.Earliest, a.Forecast.Latest, a.Forecast.At)
+	}
+}
+
+// Saving and restoring the state mid-stream changes nothing: the restored
+// detector emits exactly the events the uninterrupted one does.
+func TestStateRoundTrip(t *testing.T) {
+	seq := func(day int) *model.Snapshot {
+		p := 0.0
+		if day > 20 {
+			p = float64(day-20) * 4
+		}
+		return driveSnap(day, "R", map[string]float64{"smart_197_raw": p, "smart_5_raw": float64(day / 30)})
+	}
+	a := mustNew(t)
+	var want []Event
+	for day := 0; day < 40; day++ {
+		want = append(want, a.Observe(seq(day))...)
+	}
+	b := mustNew(t)
+	var got []Event
+	for day := 0; day < 40; day++ {
+		if day == 18 || day == 25 {
+			st, err := b.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = Restore(DefaultConfig(), st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got = append(got, b.Observe(seq(day))...)
+	}
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("%d events after restore, %d without", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Time != want[i].Time || got[i].Type != want[i].Type || got[i].State != want[i].State {
+			t.Errorf("event %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := Restore(DefaultConfig(), []byte(`{"version": 99}`)); err == nil {
+		t.Error("a state of another version restored")
+	}
+}
+
+// An older snapshot than the last one seen is ignored for that component.
+func TestOutOfOrderIgnored(t *testing.T) {
+	d := mustNew(t)
+	d.Observe(driveSnap(5, "O", map[string]float64{"smart_197_raw": 0}))
+	if ev := d.Observe(driveSnap(2, "O", map[string]float64{"smart_197_raw": 500})); len(ev) != 0 {
+		t.Errorf("an old snapshot raised %+v", ev)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Degrading = 0.1
+	if _, err := New(cfg); err == nil {
+		t.Error("degrading below watch accepted")
+	}
+	if _, err := LoadConfig(stringsReader(`{"disk": {"window": "10d"}, "failing": 0.9}`)); err != nil {
+		t.Errorf("a partial config: %v", err)
+	}
+	if _, err := LoadConfig(stringsReader(`{"no_such_field": 1}`)); err == nil {
+		t.Error("an unknown field accepted")
+	}
+}
