@@ -81,11 +81,13 @@ func bootVM(t *testing.T, bin string, criticalWarning uint8) (doc scanDoc, ctl m
 // independently of the model package.
 type scanDoc struct {
 	Targets []struct {
-		Target   string `json:"target"`
-		Error    string `json:"error"`
+		Target   string  `json:"target"`
+		Error    string  `json:"error"`
+		Duration float64 `json:"duration_seconds"`
 		Snapshot struct {
 			Components []vmComponent `json:"components"`
 			Warnings   []struct{ Source, Message string }
+			Requests   int `json:"requests"`
 		} `json:"snapshot"`
 	} `json:"targets"`
 }
@@ -341,6 +343,10 @@ func compareSCSI(a *agreement, c vmComponent, m map[string]any) {
 func TestLiveDisksAgreeWithSmartctl(t *testing.T) {
 	bin := buildPrefail(t)
 	doc, ctl := bootVM(t, bin, 0)
+	if len(doc.Targets) == 1 {
+		t.Logf("prefail scan --local: %d drives, %d commands (ioctls), %.3f s in the VM", len(doc.Targets[0].Snapshot.Components),
+			doc.Targets[0].Snapshot.Requests, doc.Targets[0].Duration)
+	}
 	for dev, cmp := range map[string]func(*agreement, vmComponent, map[string]any){
 		"sda": compareATA, "nvme0": compareNVMe, "sdb": compareSCSI,
 	} {
