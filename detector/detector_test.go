@@ -181,3 +181,29 @@ func TestConfigValidation(t *testing.T) {
 		t.Error("an unknown field accepted")
 	}
 }
+
+// A drive as the Redfish reader maps it (FailurePredicted, media life left)
+// is scored by the same disk signals as a SMART drive.
+func TestRedfishDrive(t *testing.T) {
+	d := mustNew(t)
+	snap := func(day int, life float64, predicted bool) *model.Snapshot {
+		c := model.Component{Kind: model.KindDrive, ID: "/redfish/v1/Systems/1/Storage/1/Drives/0", Health: model.HealthOK,
+			FailurePredicted: &predicted, Inventory: model.Inventory{SerialNumber: "SSD-1", MediaType: "SSD", Protocol: "NVMe"},
+			Readings: []model.Reading{{Name: "media_life_left", Value: model.Float(life), Unit: "%"}}}
+		return &model.Snapshot{Target: "https://bmc1", Time: t0.Add(time.Duration(day) * 24 * time.Hour), Components: []model.Component{c}}
+	}
+	var ev []Event
+	for day := 0; day < 20; day++ {
+		ev = append(ev, d.Observe(snap(day, 30-float64(day)*1.5, false))...)
+	}
+	if len(ev) != 1 || ev[0].State != StateDegrading || ev[0].Reasons[0].Signal != "media_life_left" {
+		t.Fatalf("events %+v", ev)
+	}
+	if ev[0].Forecast == nil || ev[0].Forecast.Signal != "media_life_left" {
+		t.Errorf("no forecast of media life running out: %+v", ev[0])
+	}
+	ev = d.Observe(snap(20, 1, true))
+	if len(ev) != 1 || ev[0].Type != EventEscalated || ev[0].Severity != model.SeverityCritical {
+		t.Errorf("FailurePredicted: %+v", ev)
+	}
+}
