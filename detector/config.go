@@ -106,6 +106,11 @@ type CounterConfig struct {
 	Reading string `json:"reading"`
 	// Label is its name in reasons ("reallocated sectors").
 	Label string `json:"label"`
+	// Group names counters that move together (on many drives pending and
+	// offline-uncorrectable sectors are the same sectors counted twice):
+	// a group contributes its strongest member's score once, so one
+	// cause is not counted as two pieces of evidence.
+	Group string `json:"group,omitempty"`
 	// Level is the score of a non-zero value that does not grow (an old
 	// scar); Growth the score of an increase within the window; Scale the
 	// increase (or level) at which the score reaches its full weight
@@ -115,58 +120,152 @@ type CounterConfig struct {
 	Scale  float64 `json:"scale"`
 }
 
-// FanConfig scores fans from their speed.
+// FanConfig scores fans from their speed (Redfish Fan.SpeedPercent.SpeedRPM
+// and .Reading, legacy Thermal.Fans[].Reading, IPMI fan sensors). Speeds are
+// judged "at comparable load": every hourly bucket is divided by the load
+// factor of that hour, the median over the sibling fans of the same
+// chassis of their speed relative to their own baseline (a BMC's fan
+// control moves the fans of a chassis together, so a fan that falls
+// behind its siblings is losing speed, not following a cooler room).
 type FanConfig struct {
 	// DeclineWatch/DeclineDegrading: fractional drop of the speed below the
 	// fan's own baseline (at comparable load) that counts.
 	DeclineWatch     float64 `json:"decline_watch"`
 	DeclineDegrading float64 `json:"decline_degrading"`
+	// DeclineWindow: the recent speed is the median of the load-adjusted
+	// hourly means over this window (a median, so that a dip or a noisy
+	// hour does not move it).
+	DeclineWindow Duration `json:"decline_window"`
 	// SiblingGap: fraction below the median of the sibling fans (same
-	// chassis) that counts.
+	// chassis, same rated speed) that counts, whatever the baseline (a fan
+	// that was already slow when first seen); twice that is degrading.
 	SiblingGap float64 `json:"sibling_gap"`
 	// JitterRatio: within-slot standard deviation over the baseline's
-	// that counts as rising instability.
-	JitterRatio float64 `json:"jitter_ratio"`
+	// that counts as rising instability (degrading; half-way from 1 is
+	// watch). JitterWindow is the recent period whose median spread is
+	// compared; JitterFloor the smallest baseline spread assumed, as a
+	// fraction of the speed (a sensor that reads a constant value must not
+	// make any later jitter infinite).
+	JitterRatio  float64  `json:"jitter_ratio"`
+	JitterWindow Duration `json:"jitter_window"`
+	JitterFloor  float64  `json:"jitter_floor"`
+	// DipDepth: a slot whose lowest sample is this fraction below the
+	// expected speed (baseline x load factor) holds a dip: a momentary
+	// stall, the precursor of a seizing bearing. Each dip in DipWindow
+	// scores DipScore (combined as independent signs, capped at DipMax).
+	DipDepth  float64  `json:"dip_depth"`
+	DipWindow Duration `json:"dip_window"`
+	DipScore  float64  `json:"dip_score"`
+	DipMax    float64  `json:"dip_max"`
 	// Horizon: a forecast crossing of the lower threshold within this
-	// time is failing.
-	Horizon Duration `json:"horizon"`
+	// time is failing. ForecastWindow is the span the trend is fitted over.
+	Horizon        Duration `json:"horizon"`
+	ForecastWindow Duration `json:"forecast_window"`
+	// RedundancyLost: score of a fan whose sibling in the same chassis has
+	// failed (it now carries the airflow alone). Below degrading by
+	// default: the failed fan carries the event, the others are watched.
+	RedundancyLost float64 `json:"redundancy_lost"`
 }
 
-// PSUConfig scores power supplies.
+// PSUConfig scores power supplies (Redfish PowerSupply and
+// PowerSupplyMetrics: InputVoltage, InputPowerWatts, OutputPowerWatts,
+// TemperatureCelsius, FanSpeedPercent, PowerCapacityWatts; legacy
+// Power.PowerSupplies; IPMI power supply sensors).
 type PSUConfig struct {
 	// InputVoltageBand: fraction off nominal input voltage that counts.
+	// The nominal voltage is the standard one (100, 115, 120, 127, 200,
+	// 208, 220, 230, 240, 277 V) nearest the PSU's baseline.
 	InputVoltageBand float64 `json:"input_voltage_band"`
 	// EfficiencyDrop: fall of output/input power below the baseline (in
-	// points of efficiency) that counts.
-	EfficiencyDrop float64 `json:"efficiency_drop"`
-	// OutputSag: fractional fall of output voltage below its baseline.
+	// points of efficiency) that counts. EfficiencyWindow is the recent
+	// period compared (a whole day, so daily load cycles cancel);
+	// LoadTolerance how far (fraction) the recent output may be from the
+	// baseline's for the two to be compared directly, else only history
+	// slots at a similar output are (efficiency depends on load).
+	EfficiencyDrop   float64  `json:"efficiency_drop"`
+	EfficiencyWindow Duration `json:"efficiency_window"`
+	LoadTolerance    float64  `json:"load_tolerance"`
+	// OutputSag: fractional fall of output voltage below its baseline
+	// (the PSU's output_voltage reading, or its rail sensors).
 	OutputSag float64 `json:"output_sag"`
 	// TemperatureRise: degrees above the baseline that count.
 	TemperatureRise float64 `json:"temperature_rise"`
+	// FanDecline: fractional fall of the PSU's own fan speed below its
+	// baseline that counts (a hotter PSU with a slower fan has a failing fan).
+	FanDecline float64 `json:"fan_decline"`
+	// LoadWatch: output over capacity (PowerCapacityWatts) from which the
+	// PSU is watched; at 1 it is degrading.
+	LoadWatch float64 `json:"load_watch"`
 	// RecurrenceWindow: input-loss events seen again within it recur.
+	// InputLoss is the score of one loss episode in the window (readings
+	// at zero or a log entry); episodes combine as independent signs, so
+	// two within the window are degrading and five failing.
 	RecurrenceWindow Duration `json:"recurrence_window"`
-	Horizon          Duration `json:"horizon"`
+	InputLoss        float64  `json:"input_loss"`
+	// RedundancyLost: score of a PSU whose sibling in the same chassis has
+	// failed or gone: it carries the load alone, one failure from an outage.
+	RedundancyLost float64  `json:"redundancy_lost"`
+	Horizon        Duration `json:"horizon"`
 }
 
-// TemperatureConfig scores temperatures and voltages drifting toward
-// their thresholds.
+// TemperatureConfig scores temperatures and voltages (and any other
+// reading with thresholds: Redfish Sensor.Thresholds, legacy
+// UpperThresholdCritical etc., IPMI SDR thresholds) drifting toward their
+// thresholds.
 type TemperatureConfig struct {
 	// Margin: within this fraction of the span baseline->threshold left,
-	// the reading is degrading.
+	// the reading is degrading (within twice that, watched).
 	Margin  float64  `json:"margin"`
 	Horizon Duration `json:"horizon"`
-	// MinDrift: the fitted drift must exceed this many units per day.
-	MinDrift float64 `json:"min_drift"`
+	// MinDrift: the fitted drift must exceed this many units per day, or
+	// MinDriftSpan of the span baseline->threshold per day (a 12 V rail
+	// that sags 0.03 V a day is drifting; a CPU that warms 0.03 C is not).
+	MinDrift     float64 `json:"min_drift"`
+	MinDriftSpan float64 `json:"min_drift_span"`
+	// Window: the trend is fitted over this much of the history (in whole
+	// days, so daily cycles cancel); Level: the current level is the mean
+	// of this recent period.
+	Window Duration `json:"window"`
+	Level  Duration `json:"level"`
 }
 
-// EventLogConfig scores log events (SEL, Redfish logs).
+// EventLogConfig scores log events (SEL, Redfish LogEntry).
 type EventLogConfig struct {
 	// HalfLife: an event's weight halves every HalfLife, so old entries
-	// stop alarming.
+	// stop alarming (Types may set their own).
 	HalfLife Duration `json:"half_life"`
 	// Warning and Critical: the score of a still-active event of that severity.
 	Warning  float64 `json:"warning"`
 	Critical float64 `json:"critical"`
+	// StaleAfter and Stale: an assertion older than StaleAfter whose
+	// component reads fine now (source health ok, every reading inside its
+	// non-critical thresholds) weighs Stale times as much: the live sensor
+	// knows better than an old log line.
+	StaleAfter Duration `json:"stale_after"`
+	Stale      float64  `json:"stale"`
+	// RecurrenceWindow: entries of one type within it are counted together
+	// ("input power lost 4 times in 7 days"); their weights combine as
+	// independent signs, capped at Max.
+	RecurrenceWindow Duration `json:"recurrence_window"`
+	Max              float64  `json:"max"`
+	// Unmatched caps the score of entries naming no known component (they
+	// are filed under the target's BMC): worth watching, not an alarm.
+	Unmatched float64 `json:"unmatched"`
+	// Types classify entries by case-insensitive substrings of their
+	// message, code or sensor type, first match wins.
+	Types []LogTypeConfig `json:"types"`
+}
+
+// LogTypeConfig is one class of log entries.
+type LogTypeConfig struct {
+	Type  string   `json:"type"`
+	Label string   `json:"label"`
+	Match []string `json:"match"`
+	// Ignore: not a fault at all (log cleared, informational).
+	Ignore bool `json:"ignore,omitempty"`
+	// Weight overrides the severity's score when set; HalfLife the decay.
+	Weight   float64  `json:"weight,omitempty"`
+	HalfLife Duration `json:"half_life,omitempty"`
 }
 
 // DefaultConfig is the tuned configuration (docs/detector.md explains
@@ -176,7 +275,7 @@ func DefaultConfig() Config {
 	return Config{
 		Watch: 0.25, Degrading: 0.5, Failing: 0.8, Hysteresis: 0.1,
 		Kinds: map[model.Kind]KindConfig{
-			model.KindDrive:       {Bucket: day, History: 45, Baseline: 3 * day, Confirm: 1, ClearAfter: 14 * day},
+			model.KindDrive:       {Bucket: day, History: 45, Baseline: 3 * day, Confirm: 1, ClearAfter: 60 * day},
 			model.KindFan:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindPSU:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindTemperature: {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 3, ClearAfter: day},
@@ -186,8 +285,8 @@ func DefaultConfig() Config {
 		Disk: DiskConfig{
 			Counters: []CounterConfig{
 				{Reading: "smart_5_raw", Label: "reallocated sectors", Level: 0.2, Growth: 0.6, Scale: 50},
-				{Reading: "smart_197_raw", Label: "pending sectors", Level: 0.3, Growth: 0.6, Scale: 20},
-				{Reading: "smart_198_raw", Label: "offline uncorrectable sectors", Level: 0.3, Growth: 0.6, Scale: 20},
+				{Reading: "smart_197_raw", Label: "pending sectors", Group: "unreadable", Level: 0.3, Growth: 0.6, Scale: 64},
+				{Reading: "smart_198_raw", Label: "offline uncorrectable sectors", Group: "unreadable", Level: 0.3, Growth: 0.6, Scale: 64},
 				{Reading: "smart_187_raw", Label: "reported uncorrectable errors", Level: 0.2, Growth: 0.6, Scale: 20},
 				{Reading: "smart_188_raw", Label: "command timeouts", Level: 0.05, Growth: 0.3, Scale: 10},
 				{Reading: "smart_184_raw", Label: "end-to-end errors", Level: 0.3, Growth: 0.6, Scale: 5},
@@ -206,10 +305,29 @@ func DefaultConfig() Config {
 			PercentageUsedWatch: 90,
 			MediaLifeLeftWatch:  10,
 		},
-		Fan:         FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, SiblingGap: 0.15, JitterRatio: 3, Horizon: 7 * day},
-		PSU:         PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, OutputSag: 0.03, TemperatureRise: 8, RecurrenceWindow: 7 * day, Horizon: 7 * day},
-		Temperature: TemperatureConfig{Margin: 0.35, Horizon: 7 * day, MinDrift: 0.2},
-		EventLog:    EventLogConfig{HalfLife: 2 * day, Warning: 0.35, Critical: 0.6},
+		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
+			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
+			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75,
+			Horizon: 7 * day, ForecastWindow: 3 * day, RedundancyLost: 0.3},
+		PSU: PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, EfficiencyWindow: day, LoadTolerance: 0.15,
+			OutputSag: 0.03, TemperatureRise: 8, FanDecline: 0.25, LoadWatch: 0.9,
+			RecurrenceWindow: 7 * day, InputLoss: 0.3, RedundancyLost: 0.55, Horizon: 7 * day},
+		Temperature: TemperatureConfig{Margin: 0.35, Horizon: 7 * day, MinDrift: 0.2, MinDriftSpan: 0.01,
+			Window: 5 * day, Level: day},
+		EventLog: EventLogConfig{HalfLife: 2 * day, Warning: 0.35, Critical: 0.6,
+			StaleAfter: Duration(6 * time.Hour), Stale: 0.25, RecurrenceWindow: 7 * day, Max: 0.9, Unmatched: 0.3,
+			Types: []LogTypeConfig{
+				{Type: "log_cleared", Label: "log cleared", Ignore: true,
+					Match: []string{"log cleared", "log was cleared", "logs cleared", "log area reset/cleared", "sel cleared", "clear log", "cleared the log", "log service cleared"}},
+				{Type: "input_lost", Label: "input power lost", Weight: 0.35, HalfLife: 3 * day,
+					Match: []string{"loss of input", "lossofinput", "input power lost", "input lost", "ac lost", "power supply input lost", "inputlost"}},
+				{Type: "predictive_failure", Label: "predictive failure", Weight: 0.55, HalfLife: 7 * day,
+					Match: []string{"predictive failure", "predicted failure", "predictivefailure", "failure predicted"}},
+				{Type: "failure", Label: "failure", Weight: 0.7, HalfLife: 7 * day,
+					Match: []string{"has failed", "failure detected", "failed", "fault"}},
+				{Type: "threshold", Label: "threshold crossed", HalfLife: day,
+					Match: []string{"threshold", "going low", "going high", "upper critical", "lower critical", "upper non-critical", "lower non-critical"}},
+			}},
 	}
 }
 

@@ -20,14 +20,31 @@ func (d *Detector) evalDisk(comp *component, now time.Time) evaluation {
 	var ev evaluation
 	window := int64(cfg.Window.D() / time.Second)
 	nowU := now.Unix()
+	grouped := map[string]int{} // group -> index of its reason in ev.reasons
 	for _, cc := range cfg.Counters {
 		s := comp.Series[cc.Reading]
 		if s == nil || len(s.Buckets) == 0 {
 			continue
 		}
-		if r, ok := counterReason(s, cc, nowU, window); ok {
-			ev.reasons = append(ev.reasons, r)
+		r, ok := counterReason(s, cc, nowU, window)
+		if !ok {
+			continue
 		}
+		if cc.Group != "" {
+			if i, seen := grouped[cc.Group]; seen {
+				// The group counts once: keep the stronger member, and
+				// say the other moved too.
+				if r.Score > ev.reasons[i].Score {
+					r.Text += "; " + ev.reasons[i].Text
+					ev.reasons[i] = r
+				} else {
+					ev.reasons[i].Text += "; " + r.Text
+				}
+				continue
+			}
+			grouped[cc.Group] = len(ev.reasons)
+		}
+		ev.reasons = append(ev.reasons, r)
 	}
 	if comp.FailurePredicted || comp.Health == model.HealthCritical {
 		ev.reasons = append(ev.reasons, Reason{Signal: "failure_predicted",
