@@ -162,8 +162,9 @@ type FanConfig struct {
 	Horizon        Duration `json:"horizon"`
 	ForecastWindow Duration `json:"forecast_window"`
 	// RedundancyLost: score of a fan whose sibling in the same chassis has
-	// failed (it now carries the airflow alone). Below degrading by
-	// default: the failed fan carries the event, the others are watched.
+	// failed (it now carries the airflow alone). Watch by default: the
+	// failed fan carries the event, the others are watched, and one more
+	// watch-level sign on them does not make them degrading.
 	RedundancyLost float64 `json:"redundancy_lost"`
 }
 
@@ -275,7 +276,7 @@ func DefaultConfig() Config {
 	return Config{
 		Watch: 0.25, Degrading: 0.5, Failing: 0.8, Hysteresis: 0.1,
 		Kinds: map[model.Kind]KindConfig{
-			model.KindDrive:       {Bucket: day, History: 45, Baseline: 3 * day, Confirm: 1, ClearAfter: 60 * day},
+			model.KindDrive:       {Bucket: day, History: 32, Baseline: 3 * day, Confirm: 1, ClearAfter: 60 * day},
 			model.KindFan:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindPSU:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindTemperature: {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 3, ClearAfter: day},
@@ -308,7 +309,7 @@ func DefaultConfig() Config {
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
 			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75,
-			Horizon: 7 * day, ForecastWindow: 3 * day, RedundancyLost: 0.3},
+			Horizon: 7 * day, ForecastWindow: 3 * day, RedundancyLost: 0.25},
 		PSU: PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, EfficiencyWindow: day, LoadTolerance: 0.15,
 			OutputSag: 0.03, TemperatureRise: 8, FanDecline: 0.25, LoadWatch: 0.9,
 			RecurrenceWindow: 7 * day, InputLoss: 0.3, RedundancyLost: 0.55, Horizon: 7 * day},

@@ -16,8 +16,10 @@ import (
 // goroutine (or a lock).
 type Detector struct {
 	cfg   Config
-	comps map[string]*component
+	comps map[compKey]*component
 	logs  map[string]*targetLog
+	// driveReadings are the drive readings a disk signal reads.
+	driveReadings map[string]bool
 }
 
 // New returns a detector with no history.
@@ -25,7 +27,14 @@ func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Detector{cfg: cfg, comps: map[string]*component{}, logs: map[string]*targetLog{}}, nil
+	d := &Detector{cfg: cfg, comps: map[compKey]*component{}, logs: map[string]*targetLog{}, driveReadings: map[string]bool{}}
+	for _, c := range cfg.Disk.Counters {
+		d.driveReadings[c.Reading] = true
+	}
+	for _, r := range []string{"available_spare", "percentage_used", "critical_warning", "media_life_left", "self_tests_failed"} {
+		d.driveReadings[r] = true
+	}
+	return d, nil
 }
 
 // component is one component's history and verdict.
@@ -53,6 +62,19 @@ type component struct {
 	UpCount  int       `json:"up_count,omitempty"`
 	Below    time.Time `json:"below,omitzero"`
 	Episode  int       `json:"episode,omitempty"` // highest level announced in the open episode; 0: none open
+
+	// counters caches the series of the disk counters (see counterSeries),
+	// valid while Series has countersFor entries.
+	counters    []*series
+	countersFor int
+	// slots cache, per reading position, the series its name resolves to.
+	slots []readingSlot
+}
+
+type readingSlot struct {
+	name    string
+	tracked bool
+	series  *series
 }
 
 // logEntry is one log event concerning a component, kept for the event-log
@@ -78,7 +100,10 @@ type targetLog struct {
 	Seen      map[string]time.Time `json:"seen"`
 }
 
-func compKey(target, id string) string { return target + "\x00" + id }
+// compKey identifies a component: a struct key, so a lookup allocates
+// nothing (a concatenated string key would, once per component per
+// snapshot).
+type compKey struct{ target, id string }
 
 // Observe feeds one snapshot and returns the events it causes. The
 // snapshot's Time is the clock; snapshots of a target must come in time
@@ -92,7 +117,7 @@ func (d *Detector) Observe(s *model.Snapshot) []Event {
 		if c.ID == "" {
 			continue
 		}
-		key := compKey(s.Target, c.ID)
+		key := compKey{s.Target, c.ID}
 		comp := d.comps[key]
 		if comp == nil {
 			comp = &component{Ref: ComponentRef{Target: s.Target, Kind: c.Kind, ID: c.ID}, Series: map[string]*series{},
@@ -130,14 +155,30 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 	comp.LastSeen = now
 	comp.Seen++
 	kc := d.cfg.kind(c.Kind)
-	for _, r := range c.Readings {
-		if r.Value == nil || !d.tracked(c.Kind, r.Name) {
+	if len(comp.slots) < len(c.Readings) {
+		comp.slots = append(comp.slots, make([]readingSlot, len(c.Readings)-len(comp.slots))...)
+	}
+	for i, r := range c.Readings {
+		if r.Value == nil {
 			continue
 		}
-		s := comp.Series[r.Name]
+		// A source sends its readings in the same order every time: the
+		// slot remembers what the name at this position resolved to.
+		slot := &comp.slots[i]
+		if slot.name != r.Name || (slot.tracked && slot.series == nil) {
+			*slot = readingSlot{name: r.Name, tracked: d.tracked(c.Kind, r.Name)}
+			if slot.tracked {
+				slot.series = comp.Series[r.Name]
+			}
+		}
+		if !slot.tracked {
+			continue
+		}
+		s := slot.series
 		if s == nil {
 			s = newSeries(kc.Bucket.D(), kc.History, kc.Baseline.D(), now, *r.Value)
 			comp.Series[r.Name] = s
+			slot.series = s
 		}
 		s.add(now, *r.Value)
 		if r.Thresholds != nil && !r.Thresholds.IsZero() {
@@ -159,19 +200,7 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 // attributes; only those a disk signal reads are kept, so memory grows
 // with drives, not attributes.
 func (d *Detector) tracked(k model.Kind, name string) bool {
-	if k != model.KindDrive {
-		return true
-	}
-	for _, c := range d.cfg.Disk.Counters {
-		if c.Reading == name {
-			return true
-		}
-	}
-	switch name {
-	case "temperature", "available_spare", "percentage_used", "critical_warning", "media_life_left", "self_tests_failed", "power_on_hours":
-		return true
-	}
-	return false
+	return k != model.KindDrive || d.driveReadings[name]
 }
 
 // routeLog files the snapshot's log events under their components, each
@@ -190,13 +219,18 @@ func (d *Detector) routeLog(s *model.Snapshot, now time.Time) {
 		if t.IsZero() {
 			t = now
 		}
+		if now.Sub(t) > 30*24*time.Hour {
+			// Older than any key kept below: it would count again at
+			// every scan (a BMC serves its old entries for years).
+			continue
+		}
 		key := e.Source + "\x00" + e.ID + "\x00" + e.Time.String() + "\x00" + e.Message
 		if _, dup := tl.Seen[key]; dup {
 			continue
 		}
 		tl.Seen[key] = t
 		le := logEntry{Time: t, Severity: e.Severity, Code: e.Code, Message: e.Message, Asserted: e.Asserted, Active: e.Active, Key: e.SensorType}
-		if comp := d.comps[compKey(s.Target, e.Component)]; e.Component != "" && comp != nil {
+		if comp := d.comps[compKey{s.Target, e.Component}]; e.Component != "" && comp != nil {
 			comp.Log = appendBounded(comp.Log, le)
 		} else {
 			tl.Unmatched = appendBounded(tl.Unmatched, le)
@@ -414,7 +448,7 @@ func Restore(cfg Config, state []byte) (*Detector, error) {
 		if c == nil || c.Series == nil {
 			return nil, fmt.Errorf("detector state: a component without history")
 		}
-		d.comps[compKey(c.Ref.Target, c.Ref.ID)] = c
+		d.comps[compKey{c.Ref.Target, c.Ref.ID}] = c
 	}
 	if s.Logs != nil {
 		d.logs = s.Logs

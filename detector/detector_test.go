@@ -30,7 +30,9 @@ func mustNew(t *testing.T) *Detector {
 
 // A drive whose pending sectors grow raises one warning (not one per day),
 // with the reason naming the signal, its baseline and the growth; once the
-// counter stops growing for long enough, the episode clears once.
+// counter stops growing for long enough, the episode clears once. A single
+// 4 KiB sector (8 pending) is only a watch: healthy drives show that and
+// recover; 16 within the window raises.
 func TestDiskGrowthEpisode(t *testing.T) {
 	d := mustNew(t)
 	var events []Event
@@ -38,14 +40,14 @@ func TestDiskGrowthEpisode(t *testing.T) {
 	for day, p := range pending {
 		events = append(events, d.Observe(driveSnap(day, "Z1", map[string]float64{"smart_197_raw": p, "smart_5_raw": 0}))...)
 	}
-	if len(events) != 1 || events[0].Type != EventRaised || events[0].Time != t0.Add(5*24*time.Hour) {
-		t.Fatalf("events %+v, want one raised on day 5", events)
+	if len(events) != 1 || events[0].Type != EventRaised || events[0].Time != t0.Add(6*24*time.Hour) {
+		t.Fatalf("events %+v, want one raised on day 6", events)
 	}
 	e := events[0]
 	if e.Severity != model.SeverityWarning && e.Severity != model.SeverityCritical {
 		t.Errorf("severity %s", e.Severity)
 	}
-	if len(e.Reasons) == 0 || e.Reasons[0].Signal != "smart_197_raw" || e.Reasons[0].Text != "pending sectors 0 -> 8 in 5 days" {
+	if len(e.Reasons) == 0 || e.Reasons[0].Signal != "smart_197_raw" || e.Reasons[0].Text != "pending sectors 0 -> 16 in 6 days" {
 		t.Errorf("reasons %+v", e.Reasons)
 	}
 	if e.Component.Serial != "Z1" || e.Component.Model != "ST4000DM000" || e.Component.Kind != model.KindDrive {
@@ -53,7 +55,7 @@ func TestDiskGrowthEpisode(t *testing.T) {
 	}
 	// Flat for the growth window plus ClearAfter: one clear event.
 	var later []Event
-	for day := len(pending); day < len(pending)+60; day++ {
+	for day := len(pending); day < len(pending)+90; day++ {
 		later = append(later, d.Observe(driveSnap(day, "Z1", map[string]float64{"smart_197_raw": 48, "smart_5_raw": 0}))...)
 	}
 	cleared := 0
@@ -205,5 +207,32 @@ func TestRedfishDrive(t *testing.T) {
 	ev = d.Observe(snap(20, 1, true))
 	if len(ev) != 1 || ev[0].Type != EventEscalated || ev[0].Severity != model.SeverityCritical {
 		t.Errorf("FailurePredicted: %+v", ev)
+	}
+}
+
+// The bucketed history keeps exactly the newest Max slots in order, however
+// many are added, and finds the value at a time in the past.
+func TestSeriesWindow(t *testing.T) {
+	s := newSeries(24*time.Hour, 10, 72*time.Hour, t0, 0)
+	for day := 0; day < 100; day++ {
+		s.add(t0.Add(time.Duration(day)*24*time.Hour), float64(day))
+		want := min(day+1, 10)
+		if len(s.Buckets) != want {
+			t.Fatalf("day %d: %d buckets, want %d", day, len(s.Buckets), want)
+		}
+		for i, b := range s.Buckets {
+			if b.Last != float64(day-want+1+i) {
+				t.Fatalf("day %d: bucket %d holds %g", day, i, b.Last)
+			}
+		}
+		if v, ok := s.valueAt(t0.Add(time.Duration(day-3) * 24 * time.Hour).Unix()); day >= 3 && (!ok || v != float64(day-3)) {
+			t.Fatalf("day %d: value 3 days ago %g %v", day, v, ok)
+		}
+	}
+	if _, ok := s.valueAt(t0.Unix()); ok {
+		t.Error("a value older than the window")
+	}
+	if s.First != 0 || s.Base.N != 3 {
+		t.Errorf("first %g, baseline samples %d", s.First, s.Base.N)
 	}
 }

@@ -20,12 +20,12 @@ func (d *Detector) evalDisk(comp *component, now time.Time) evaluation {
 	var ev evaluation
 	window := int64(cfg.Window.D() / time.Second)
 	nowU := now.Unix()
-	grouped := map[string]int{} // group -> index of its reason in ev.reasons
-	for _, cc := range cfg.Counters {
-		s := comp.Series[cc.Reading]
+	var grouped map[string]int // group -> index of its reason in ev.reasons
+	for i, s := range d.counterSeries(comp) {
 		if s == nil || len(s.Buckets) == 0 {
 			continue
 		}
+		cc := cfg.Counters[i]
 		r, ok := counterReason(s, cc, nowU, window)
 		if !ok {
 			continue
@@ -41,6 +41,9 @@ func (d *Detector) evalDisk(comp *component, now time.Time) evaluation {
 					ev.reasons[i].Text += "; " + r.Text
 				}
 				continue
+			}
+			if grouped == nil {
+				grouped = map[string]int{}
 			}
 			grouped[cc.Group] = len(ev.reasons)
 		}
@@ -65,18 +68,41 @@ func (d *Detector) evalDisk(comp *component, now time.Time) evaluation {
 	return ev
 }
 
+// counterSeries returns the component's series of each configured counter
+// (nil where it has none), cached on the component: a map lookup per
+// counter per drive per day is most of a Backblaze replay otherwise.
+func (d *Detector) counterSeries(comp *component) []*series {
+	if comp.counters == nil || comp.countersFor != len(comp.Series) {
+		comp.counters = make([]*series, len(d.cfg.Disk.Counters))
+		for i, cc := range d.cfg.Disk.Counters {
+			comp.counters[i] = comp.Series[cc.Reading]
+		}
+		comp.countersFor = len(comp.Series)
+	}
+	return comp.counters
+}
+
 // counterReason scores one counter: its growth within the window, else a
 // lasting non-zero level (an old scar weighs little: healthy drives carry
 // them for years).
 func counterReason(s *series, cc CounterConfig, now, window int64) (Reason, bool) {
 	cur := s.last()
+	if cur <= s.MinValue && (cur <= 0 || cc.Level <= 0) {
+		// Never above its lowest: no growth in any window, and no level
+		// worth scoring. Most counters of most drives, every day.
+		return Reason{}, false
+	}
 	then, ok := s.valueAt(now - window)
 	since := now - window
 	if !ok { // younger than the window: growth since first seen
 		then, since = s.First, s.FirstTime
 	}
 	growth := cur - then
-	r := Reason{Signal: cc.Reading, Value: &cur}
+	if growth <= 0 && (cur <= 0 || cc.Level <= 0) {
+		return Reason{}, false // the common case: nothing, and nothing allocated
+	}
+	value := cur
+	r := Reason{Signal: cc.Reading, Value: &value}
 	switch {
 	case growth > 0:
 		days := math.Max(1, math.Round(float64(now-since)/86400))

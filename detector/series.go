@@ -45,6 +45,13 @@ type series struct {
 	BaseUntil  int64  `json:"base_until"`
 	Total      int    `json:"total"` // samples ever added
 	LastChange int64  `json:"last_change"`
+	// LastValue and MinValue are the newest and the smallest value ever
+	// added, kept here so that the common questions ("did it ever go
+	// up?") need not touch the buckets.
+	LastValue float64 `json:"last_value"`
+	MinValue  float64 `json:"min_value"`
+
+	buf []bucket // the backing array Buckets slides in (see add)
 }
 
 func newSeries(width time.Duration, maxBuckets int, baseline time.Duration, t time.Time, v float64) *series {
@@ -65,13 +72,36 @@ func (s *series) add(t time.Time, v float64) {
 	ts := t.Unix()
 	start := ts - ((ts%s.Width)+s.Width)%s.Width
 	n := len(s.Buckets)
-	if n > 0 && s.Buckets[n-1].Last != v {
+	if n > 0 && s.LastValue != v {
 		s.LastChange = ts
 	}
+	if s.Total == 0 || v < s.MinValue {
+		s.MinValue = v
+	}
+	s.LastValue = v
 	if n == 0 || start > s.Buckets[n-1].Start {
-		if n == s.Max {
-			copy(s.Buckets, s.Buckets[1:])
-			s.Buckets = s.Buckets[:n-1]
+		if n >= s.Max {
+			// Slide the window inside one backing array (buf) of Max +
+			// Max/2 slots: drop the oldest by reslicing, and when the
+			// window reaches the array's end move its newest Max-1 slots
+			// back to the start. Each new slot costs O(1) amortized, and
+			// nothing is allocated once the array exists.
+			switch {
+			case cap(s.buf) < s.Max+s.Max/2: // first time, or restored from JSON
+				s.buf = make([]bucket, s.Max+s.Max/2)
+				copy(s.buf, s.Buckets[n-s.Max+1:])
+				s.Buckets = s.buf[:s.Max-1]
+			case n == cap(s.Buckets): // at the end of buf
+				s.buf = s.buf[:cap(s.buf)]
+				copy(s.buf, s.Buckets[n-s.Max+1:])
+				s.Buckets = s.buf[:s.Max-1]
+			default:
+				s.Buckets = s.Buckets[n-s.Max+1:]
+			}
+		} else if n == cap(s.Buckets) {
+			s.buf = make([]bucket, n, min(max(4, 2*n), s.Max+s.Max/2))
+			copy(s.buf, s.Buckets)
+			s.Buckets = s.buf
 		}
 		s.Buckets = append(s.Buckets, bucket{Start: start, Min: v, Max: v})
 	}
@@ -93,7 +123,7 @@ func (s *series) add(t time.Time, v float64) {
 }
 
 // last is the newest value.
-func (s *series) last() float64 { return s.Buckets[len(s.Buckets)-1].Last }
+func (s *series) last() float64 { return s.LastValue }
 
 // lastTime is the start of the newest bucket.
 func (s *series) lastTime() int64 { return s.Buckets[len(s.Buckets)-1].Start }
@@ -104,7 +134,17 @@ func (s *series) baseline() float64 { return s.Base.mean() }
 // valueAt returns the last value of the newest bucket that starts at or
 // before t, and whether there is one.
 func (s *series) valueAt(t int64) (float64, bool) {
-	for i := len(s.Buckets) - 1; i >= 0; i-- {
+	n := len(s.Buckets)
+	if n == 0 || s.Buckets[0].Start > t {
+		return 0, false
+	}
+	// Slots are usually contiguous: guess the index, then step to it.
+	i := n - 1 - int((s.Buckets[n-1].Start-t)/s.Width)
+	i = max(0, min(i, n-1))
+	for i < n-1 && s.Buckets[i+1].Start <= t {
+		i++
+	}
+	for ; i >= 0; i-- {
 		if s.Buckets[i].Start <= t {
 			return s.Buckets[i].Last, true
 		}
