@@ -161,6 +161,10 @@ type FanConfig struct {
 	// time is failing. ForecastWindow is the span the trend is fitted over.
 	Horizon        Duration `json:"horizon"`
 	ForecastWindow Duration `json:"forecast_window"`
+	// LoadSmoothing: a sibling's speed is averaged over this much either
+	// side of a slot for the load factor, so that a sibling's own jitter
+	// (a failing sibling's above all) does not leak into this fan's.
+	LoadSmoothing Duration `json:"load_smoothing"`
 	// RedundancyLost: score of a fan whose sibling in the same chassis has
 	// failed (it now carries the airflow alone). Watch by default: the
 	// failed fan carries the event, the others are watched, and one more
@@ -205,8 +209,12 @@ type PSUConfig struct {
 	InputLoss        float64  `json:"input_loss"`
 	// RedundancyLost: score of a PSU whose sibling in the same chassis has
 	// failed or gone: it carries the load alone, one failure from an outage.
-	RedundancyLost float64  `json:"redundancy_lost"`
-	Horizon        Duration `json:"horizon"`
+	RedundancyLost float64 `json:"redundancy_lost"`
+	// Recent: the current level of the input voltage, output power, output
+	// voltage and fan speed is over this period (hourly means, so that one
+	// sample does not move it).
+	Recent  Duration `json:"recent"`
+	Horizon Duration `json:"horizon"`
 }
 
 // TemperatureConfig scores temperatures and voltages (and any other
@@ -228,6 +236,10 @@ type TemperatureConfig struct {
 	// of this recent period.
 	Window Duration `json:"window"`
 	Level  Duration `json:"level"`
+	// ForecastProgress: a forecast counts once the reading has covered
+	// this fraction of the way from its baseline to the threshold, so that
+	// the upswing of a daily or weekly cycle, extrapolated, raises nothing.
+	ForecastProgress float64 `json:"forecast_progress"`
 }
 
 // EventLogConfig scores log events (SEL, Redfish LogEntry).
@@ -309,12 +321,12 @@ func DefaultConfig() Config {
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
 			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75,
-			Horizon: 7 * day, ForecastWindow: 3 * day, RedundancyLost: 0.25},
+			Horizon: 7 * day, ForecastWindow: 3 * day, LoadSmoothing: Duration(2 * time.Hour), RedundancyLost: 0.25},
 		PSU: PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, EfficiencyWindow: day, LoadTolerance: 0.15,
 			OutputSag: 0.03, TemperatureRise: 8, FanDecline: 0.25, LoadWatch: 0.9,
-			RecurrenceWindow: 7 * day, InputLoss: 0.3, RedundancyLost: 0.55, Horizon: 7 * day},
+			RecurrenceWindow: 7 * day, InputLoss: 0.3, RedundancyLost: 0.55, Recent: Duration(6 * time.Hour), Horizon: 7 * day},
 		Temperature: TemperatureConfig{Margin: 0.35, Horizon: 7 * day, MinDrift: 0.2, MinDriftSpan: 0.01,
-			Window: 5 * day, Level: day},
+			Window: 5 * day, Level: day, ForecastProgress: 0.3},
 		EventLog: EventLogConfig{HalfLife: 2 * day, Warning: 0.35, Critical: 0.6,
 			StaleAfter: Duration(6 * time.Hour), Stale: 0.25, RecurrenceWindow: 7 * day, Max: 0.9, Unmatched: 0.3,
 			Types: []LogTypeConfig{

@@ -8,7 +8,9 @@ import (
 )
 
 // evalOther scores every component that is not a drive: the kind's own
-// signals, plus the log events that concern it, plus the source's verdict.
+// signals (fan.go, psu.go, drift.go for the rest), plus the log events
+// that concern it (eventlog.go; the target's unmatched entries go to its
+// BMC), plus the source's verdict.
 func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation {
 	var ev evaluation
 	switch comp.Ref.Kind {
@@ -20,16 +22,29 @@ func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation
 		ev = d.evalDrift(comp, now)
 	}
 	ev.reasons = append(ev.reasons, d.evalLog(comp, now)...)
-	ev.reasons = append(ev.reasons, sourceVerdict(comp)...)
+	if v.logOwner(comp) {
+		ev.reasons = append(ev.reasons, d.evalUnmatchedLog(v, now)...)
+	}
+	ev.reasons = append(ev.reasons, sourceVerdict(comp, now)...)
 	return ev
 }
 
+// warningHold is how long the source's warning must last before it
+// counts: BMCs flip a part to warning for the length of a glitch (a PSU
+// for the 20 minutes its input is lost), and a verdict that comes and goes
+// with each sample would make the component flap.
+const warningHold = time.Hour
+
 // sourceVerdict turns the source's own health into a reason: the BMC's
-// warning is a weak sign (BMCs raise it for trivia), its critical a strong
-// one. The detector's point is to be earlier than this.
-func sourceVerdict(comp *component) []Reason {
+// warning is a weak sign (BMCs raise it for trivia), and counts once it
+// has held for warningHold; its critical a strong one, at once. The
+// detector's point is to be earlier than this.
+func sourceVerdict(comp *component, now time.Time) []Reason {
 	switch comp.Health {
 	case model.HealthWarning:
+		if now.Sub(comp.HealthSince) < warningHold {
+			return nil
+		}
 		return []Reason{{Signal: "health", Text: "the source reports warning", Score: 0.3}}
 	case model.HealthCritical:
 		return []Reason{{Signal: "health", Text: "the source reports critical", Score: 0.85}}
@@ -40,15 +55,3 @@ func sourceVerdict(comp *component) []Reason {
 	}
 	return nil
 }
-
-// The kind-specific evaluators below are placeholders until the fan, PSU,
-// drift and event-log signals are written (detector/fan.go, psu.go,
-// drift.go, eventlog.go).
-
-func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation { return evaluation{} }
-
-func (d *Detector) evalPSU(comp *component, v *view, now time.Time) evaluation { return evaluation{} }
-
-func (d *Detector) evalDrift(comp *component, now time.Time) evaluation { return evaluation{} }
-
-func (d *Detector) evalLog(comp *component, now time.Time) []Reason { return nil }

@@ -117,7 +117,8 @@ Start with 'prefail demo': it scans an embedded mock BMC, no hardware needed.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error, disabled")
-	root.AddCommand(a.newScanCmd(), a.newMockCmd(), a.newDemoCmd(), a.newVersionCmd())
+	root.AddCommand(a.newScanCmd(), a.newWatchCmd(), a.newMockCmd(), a.newDemoCmd(), a.newVersionCmd())
+	root.AddCommand(a.newReplayCmd(), a.newEvalCmd())
 	return root
 }
 

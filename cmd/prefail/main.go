@@ -6,6 +6,9 @@
 //	prefail scan --targets bmcs.txt --json
 //	sudo prefail scan --local          # this machine's disks (SMART)
 //	prefail scan --smartctl saved.json # saved smartctl output
+//	prefail watch --targets bmcs.txt --state state.json   # the agent: JSON Lines events
+//	prefail replay --format backblaze FILE...             # history through the detector
+//	prefail eval --format backblaze FILE...               # recall and false alarms
 //	prefail mock --tls                # serve a mock BMC for trying scan out
 //	prefail version
 //

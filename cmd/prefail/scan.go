@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
@@ -83,9 +84,15 @@ any target failed, 2 on a usage error.`,
 			return a.runScan(cmd.Context(), args, &f)
 		},
 	}
-	fl := cmd.Flags()
+	addScanFlags(cmd.Flags(), &f)
+	cmd.Flags().BoolVar(&f.json, "json", false, "print one JSON document (see docs/json-schema.md)")
+	return cmd
+}
+
+// addScanFlags registers the options of what to scan and how, shared by
+// scan and watch.
+func addScanFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.StringVar(&f.targetsFile, "targets", "", "read targets (and per-target settings) from `FILE`")
-	fl.BoolVar(&f.json, "json", false, "print one JSON document (see docs/json-schema.md)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit for each target's scan")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "targets scanned at the same time")
 	fl.StringVar(&f.caFile, "ca-file", "", "verify BMC certificates against the CA certificates in `PEM` (instead of the system roots)")
@@ -103,7 +110,6 @@ any target failed, 2 on a usage error.`,
 	fl.BoolVar(&f.disk.smartctl, "smartctl", false, "the arguments are saved smartctl outputs to import (JSON or text; - for standard input)")
 	fl.StringArrayVar(&f.disk.smartctlExec, "smartctl-exec", nil, "run smartctl --json -x `ARGS` and import its output; repeatable")
 	fl.StringVar(&f.disk.smartctlPath, "smartctl-path", "smartctl", "the smartctl `PROGRAM` --smartctl-exec runs")
-	return cmd
 }
 
 // scanRequest is everything the reader is given for one target.
@@ -130,37 +136,54 @@ type result struct {
 }
 
 func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
+	targets, prepare, err := a.scanPlan(ctx, args, f)
+	if err != nil {
+		return err
+	}
+	results := a.scanAll(ctx, targets, f.concurrency, f.timeout, prepare)
+	if err := a.render(results, f.json); err != nil {
+		return err
+	}
+	return failures(results)
+}
+
+// preparer builds a target's scan request (credentials, TLS settings).
+type preparer func(context.Context, *target) (scanRequest, error)
+
+// scanPlan checks the scan flags and collects the targets, for scan and
+// watch alike.
+func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*target, preparer, error) {
 	switch {
 	case f.timeout <= 0:
-		return usagef("--timeout must be positive, got %s", f.timeout)
+		return nil, nil, usagef("--timeout must be positive, got %s", f.timeout)
 	case f.concurrency < 1:
-		return usagef("--concurrency must be at least 1, got %d", f.concurrency)
+		return nil, nil, usagef("--concurrency must be at least 1, got %d", f.concurrency)
 	case f.maxLogEntries < 0:
-		return usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
+		return nil, nil, usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
 	case f.insecure && f.caFile != "":
-		return usagef("--insecure and --ca-file contradict each other: pick one")
+		return nil, nil, usagef("--insecure and --ca-file contradict each other: pick one")
 	}
 	if err := checkIPMIInterface(f.ipmiInterface); err != nil {
-		return usagef("--ipmi-interface: %v", err)
+		return nil, nil, usagef("--ipmi-interface: %v", err)
 	}
 	if f.caFile != "" {
 		if _, err := os.Stat(f.caFile); err != nil {
-			return usagef("--ca-file: %v", err)
+			return nil, nil, usagef("--ca-file: %v", err)
 		}
 	}
 	disks, args, err := diskTargets(args, &f.disk)
 	if err != nil {
-		return &usageError{err: err}
+		return nil, nil, &usageError{err: err}
 	}
 	if len(args) == 0 && f.targetsFile == "" && len(disks) == 0 {
-		return usagef("no targets: give TARGET arguments (https://HOST), --targets FILE, --local, or --smartctl FILE...")
+		return nil, nil, usagef("no targets: give TARGET arguments (https://HOST), --targets FILE, --local, or --smartctl FILE...")
 	}
 	targets, err := collectTargets(ctx, args, f.targetsFile)
 	if err != nil {
-		return &usageError{err: err}
+		return nil, nil, &usageError{err: err}
 	}
 	if len(targets) == 0 && len(disks) == 0 {
-		return usagef("%s: no targets in the file", f.targetsFile)
+		return nil, nil, usagef("%s: no targets in the file", f.targetsFile)
 	}
 	targets = append(targets, disks...)
 	a.diskScanner = a.diskScan(&f.disk, a.stdinReader)
@@ -169,7 +192,7 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	src.envPassword = secret(a.getenv(envPassword))
 	if f.passwordFile != "" {
 		if src.flagPassword, err = readPasswordFile(ctx, f.passwordFile); err != nil {
-			return err
+			return nil, nil, err
 		}
 		a.warnLoosePasswordFile(f.passwordFile)
 	}
@@ -179,11 +202,7 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		}
 		return a.request(ctx, t, f, src)
 	}
-	results := a.scanAll(ctx, targets, f.concurrency, f.timeout, prepare)
-	if err := a.render(results, f.json); err != nil {
-		return err
-	}
-	return failures(results)
+	return targets, prepare, nil
 }
 
 // failures returns an error counting the failed targets, or nil.
@@ -288,8 +307,7 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 // own timeout; prepare builds each target's request. Results come back in
 // the targets' order; a target that fails or hangs has its error in its
 // result and costs the others nothing.
-func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, timeout time.Duration,
-	prepare func(context.Context, *target) (scanRequest, error)) []result {
+func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, timeout time.Duration, prepare preparer) []result {
 	results := make([]result, len(targets))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup

@@ -80,7 +80,7 @@ func (s *Server) get(r *http.Request, p string) reply {
 	if !rewrite {
 		return reply{status: http.StatusOK, body: raw, contentType: s.tree.contentType(p)}
 	}
-	doc, err := decodeJSON(raw)
+	doc, err := s.decoded(p, raw)
 	if err != nil {
 		// Broken captures are served as they are: the reader must cope.
 		return reply{status: http.StatusOK, body: raw, contentType: s.tree.contentType(p)}
@@ -231,7 +231,7 @@ func (s *Server) load(id string, t time.Duration) (map[string]any, bool) {
 	p := NormalizePath(id)
 	var doc any
 	if raw, ok := s.tree.bodies[p]; ok {
-		d, err := decodeJSON(raw)
+		d, err := s.decoded(p, raw)
 		if err != nil {
 			return nil, false
 		}
@@ -325,4 +325,23 @@ func (x *expander) expandMembers(m map[string]any) {
 		}
 	}
 	m["Members"] = out
+}
+
+// decodedDoc is a tree body decoded once: every request gets a deep copy,
+// which costs a fraction of decoding the bytes again (a scenario replay
+// serves the same resources thousands of times).
+type decodedDoc struct {
+	v   any
+	err error
+}
+
+// decoded returns a fresh, modifiable copy of the body at p, decoded.
+func (s *Server) decoded(p string, raw []byte) (any, error) {
+	if d, ok := s.docs.Load(p); ok {
+		dd := d.(decodedDoc)
+		return deepCopy(dd.v), dd.err
+	}
+	v, err := decodeJSON(raw)
+	s.docs.Store(p, decodedDoc{v, err})
+	return deepCopy(v), err
 }

@@ -47,6 +47,8 @@ type Server struct {
 	sessions  map[string]*session
 	tokens    map[string]string // token -> session id
 	faultHits []int
+
+	docs sync.Map // path -> decodedDoc: the tree's bodies, decoded once
 }
 
 type session struct {

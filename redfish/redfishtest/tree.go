@@ -248,6 +248,9 @@ func decodeJSON(body []byte) (any, error) {
 }
 
 func encodeJSON(v any) ([]byte, error) {
+	if b, ok := appendDoc(make([]byte, 0, 4096), v, 0); ok {
+		return append(b, '\n'), nil
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -1,0 +1,526 @@
+package detector
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/prefail/prefail/model"
+)
+
+// evalFan scores a fan from its speed (Redfish Fan.SpeedPercent.SpeedRPM,
+// legacy Thermal.Fans[].Reading, IPMI fan sensors: reading "speed" in RPM,
+// else "speed_percent"):
+//
+//   - decline against its own baseline at comparable load: each hourly
+//     mean is divided by the hour's load factor, the median speed of the
+//     sibling fans (same chassis) relative to their own baselines, so a
+//     BMC ramping every fan for a hot afternoon, or slowing them at
+//     night, moves nothing;
+//   - the gap to its same-rated siblings, whatever the baseline (a fan
+//     already slow when first seen);
+//   - rising instability: the spread within hourly slots against the
+//     baseline's (bearing wear shows as jitter before the speed falls);
+//   - dips: slots whose lowest sample falls far below the expected speed
+//     (momentary stalls of a seizing bearing);
+//   - a forecast of the crossing of its lower threshold;
+//   - redundancy lost (a sibling failed);
+//   - a fan at 0 RPM or below its lower critical threshold is failed.
+func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
+	cfg := &d.cfg.Fan
+	var ev evaluation
+	nowU := now.Unix()
+	name, s := fanSeries(comp)
+	if s == nil || len(s.Buckets) == 0 {
+		return ev
+	}
+	var sibs []*component
+	for _, o := range v.siblings(comp) {
+		if n, os := fanSeries(o); n == name && os != nil && len(os.Buckets) > 0 {
+			sibs = append(sibs, o)
+		}
+	}
+	if r, ok := fanStopped(comp, name, s); ok {
+		ev.failed = true
+		ev.reasons = append(ev.reasons, r)
+	}
+	for _, o := range v.siblings(comp) {
+		if o.Ref.Kind != model.KindFan {
+			continue
+		}
+		if why, failed := fanFailed(o); failed {
+			ev.reasons = append(ev.reasons, Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
+				Text: fmt.Sprintf("redundancy lost: %s in the same chassis %s", nameOf(o), why)})
+			break
+		}
+	}
+	lf := loadFactors{sibs: sibs, name: name, now: nowU, smooth: secs(cfg.LoadSmoothing)}
+	baseOK := nowU >= s.BaseUntil && s.Base.N > 0 && s.baseline() > 0
+	var decline *Reason
+	if baseOK {
+		decline = d.fanDecline(comp, s, &lf, nowU)
+		if r, ok := d.fanJitter(comp, s, &lf, nowU); ok {
+			ev.reasons = append(ev.reasons, r)
+		}
+		if r, ok := d.fanDips(comp, s, &lf, nowU); ok {
+			ev.reasons = append(ev.reasons, r)
+		}
+	}
+	gap := d.fanSiblingGap(comp, s, sibs, nowU)
+	// Decline and sibling gap are two views of one fact (the fan turns
+	// slower than it should): the stronger one carries the score and the
+	// other is told in its text, so the risk is not counted twice.
+	switch {
+	case decline != nil && gap != nil && gap.Score > decline.Score:
+		gap.Text += "; " + decline.Text
+		ev.reasons = append(ev.reasons, *gap)
+	case decline != nil && gap != nil:
+		decline.Text += "; " + gap.Text
+		ev.reasons = append(ev.reasons, *decline)
+	case decline != nil:
+		ev.reasons = append(ev.reasons, *decline)
+	case gap != nil:
+		ev.reasons = append(ev.reasons, *gap)
+	}
+	if baseOK && decline != nil && decline.Score > 0 {
+		d.fanForecast(comp, &lf, nowU, &ev)
+	}
+	return ev
+}
+
+// fanSeries is the speed history of a fan: RPM where the source gives it.
+func fanSeries(c *component) (string, *series) {
+	if s := c.Series["speed"]; s != nil {
+		return "speed", s
+	}
+	if s := c.Series["speed_percent"]; s != nil {
+		return "speed_percent", s
+	}
+	return "", nil
+}
+
+// fanStopped reports a fan whose latest sample is 0 or below its lower
+// critical threshold (of either speed reading).
+func fanStopped(comp *component, name string, s *series) (Reason, bool) {
+	v := s.last()
+	if v <= 0 {
+		return Reason{Signal: name, Value: ptr(v), Score: 0.9,
+			Text: fmt.Sprintf("%s reads 0 %s: the fan has stopped", nameOf(comp), unitOf(comp, name))}, true
+	}
+	for _, n := range []string{"speed", "speed_percent"} {
+		sr := comp.Series[n]
+		t, ok := comp.Thresholds[n]
+		if sr == nil || !ok || t.LowerCritical == nil || len(sr.Buckets) == 0 {
+			continue
+		}
+		if x := sr.last(); x < *t.LowerCritical {
+			return Reason{Signal: n, Value: ptr(x), Threshold: ptr(*t.LowerCritical), Score: 0.9,
+				Text: fmt.Sprintf("%s %s %s, below its lower critical threshold %s", nameOf(comp), fmtNum(x), unitOf(comp, n), fmtNum(*t.LowerCritical))}, true
+		}
+	}
+	return Reason{}, false
+}
+
+// fanFailed says whether a sibling fan has failed, and how.
+func fanFailed(o *component) (string, bool) {
+	switch {
+	case o.Health == model.HealthCritical:
+		return "is critical", true
+	case o.Health == model.HealthAbsent && o.WasPresent:
+		return "is gone", true
+	}
+	if n, s := fanSeries(o); s != nil && len(s.Buckets) > 0 {
+		if _, stopped := fanStopped(o, n, s); stopped {
+			return "has stopped", true
+		}
+	}
+	return "", false
+}
+
+// loadFactors computes, per hourly slot, how fast the sibling fans turn
+// relative to their own baselines: the fan-control demand of that hour.
+type loadFactors struct {
+	sibs   []*component
+	name   string
+	now    int64
+	smooth int64 // seconds either side a sibling's speed is averaged over
+	cache  map[int64]float64
+}
+
+// at is the load factor of the slot starting at start: the median over
+// the siblings with a baseline and a sample in that slot of mean/baseline,
+// leaving out siblings that have themselves failed or run wild. 1 when
+// no sibling says.
+func (l *loadFactors) at(start int64) float64 {
+	if f, ok := l.cache[start]; ok {
+		return f
+	}
+	var rs []float64
+	for _, o := range l.sibs {
+		s := o.Series[l.name]
+		if s == nil || s.Base.N == 0 || l.now < s.BaseUntil || s.baseline() <= 0 {
+			continue // no sibling baseline yet
+		}
+		// The sibling's mean over this slot and its neighbours within
+		// LoadSmoothing: load changes over hours, and a sibling's own
+		// jitter (a failing sibling's above all) must not leak into this
+		// fan's load-adjusted speed.
+		if _, ok := bucketAt(s, start); !ok {
+			continue
+		}
+		sum, n := 0.0, 0
+		for _, b := range s.window(start - l.smooth - 1) {
+			if b.Start > start+l.smooth {
+				break
+			}
+			sum += b.mean()
+			n++
+		}
+		if r := sum / float64(n) / s.baseline(); r > 0.5 && r < 3 {
+			rs = append(rs, r)
+		}
+	}
+	f := 1.0
+	if len(rs) > 0 {
+		f = median(rs)
+	}
+	if l.cache == nil {
+		l.cache = map[int64]float64{}
+	}
+	l.cache[start] = f
+	return f
+}
+
+// normalized returns the slots since since with their means divided by
+// the load factor.
+func (l *loadFactors) normalized(s *series, since int64) []bucket {
+	bs := s.window(since)
+	out := make([]bucket, len(bs))
+	for i, b := range bs {
+		f := l.at(b.Start)
+		m := b.mean() / f
+		out[i] = bucket{Start: b.Start, N: 1, Sum: m, SumSq: m * m, Min: b.Min / f, Max: b.Max / f, Last: b.Last / f}
+	}
+	return out
+}
+
+// fanDecline compares the recent load-adjusted speed (a median of hourly
+// means) with the baseline.
+func (d *Detector) fanDecline(comp *component, s *series, lf *loadFactors, now int64) *Reason {
+	cfg := &d.cfg.Fan
+	nb := lf.normalized(s, now-secs(cfg.DeclineWindow))
+	if len(nb) == 0 {
+		return nil
+	}
+	means := make([]float64, len(nb))
+	for i := range nb {
+		means[i] = nb[i].Sum
+	}
+	base := s.baseline()
+	recent := median(means)
+	decline := 1 - recent/base
+	score := d.levelScore(decline, cfg.DeclineWatch, cfg.DeclineDegrading, (d.cfg.Degrading+d.cfg.Failing)/2)
+	if score == 0 {
+		return nil
+	}
+	name, _ := fanSeries(comp)
+	f := lf.at(s.lastTime())
+	expected := base * f
+	raw := recent * f
+	text := fmt.Sprintf("%s speed %s -> %s %s (%s%% below its baseline", nameOf(comp), fmtNum(math.Round(base)), fmtNum(math.Round(raw)),
+		unitOf(comp, name), fmtNum(math.Round(decline*100)))
+	if len(lf.sibs) > 0 {
+		text += fmt.Sprintf(" at comparable load: siblings at %s%% of theirs, so %s expected", fmtNum(math.Round(f*100)), fmtNum(math.Round(expected)))
+	}
+	text += fmt.Sprintf("; watch at %s%%, degrading at %s%%)", fmtNum(cfg.DeclineWatch*100), fmtNum(cfg.DeclineDegrading*100))
+	return &Reason{Signal: name, Value: ptr(math.Round(raw)), Baseline: ptr(math.Round(expected)), Score: round3(score), Text: text}
+}
+
+// fanSiblingGap compares the fan with the median of its siblings of the
+// same rated speed (Redfish Fan.RatedSpeedRPM; else the same model).
+func (d *Detector) fanSiblingGap(comp *component, s *series, sibs []*component, now int64) *Reason {
+	cfg := &d.cfg.Fan
+	since := now - secs(cfg.DeclineWindow)
+	own, ok := medianMean(s, since)
+	if !ok || own <= 0 {
+		return nil
+	}
+	var others []float64
+	for _, o := range sibs {
+		if !sameFanModel(comp, o) {
+			continue
+		}
+		if _, failed := fanFailed(o); failed {
+			continue
+		}
+		_, os := fanSeries(o)
+		if m, ok := medianMean(os, since); ok && m > 0 {
+			others = append(others, m)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	ref := median(others)
+	gap := 1 - own/ref
+	score := d.levelScore(gap, cfg.SiblingGap, 2*cfg.SiblingGap, (d.cfg.Degrading+d.cfg.Failing)/2)
+	if score == 0 {
+		return nil
+	}
+	name, _ := fanSeries(comp)
+	return &Reason{Signal: "sibling_gap", Value: ptr(math.Round(own)), Baseline: ptr(math.Round(ref)), Score: round3(score),
+		Text: fmt.Sprintf("%s at %s %s, %s%% below the median of %d sibling fan(s) of the same rating (%s %s)", nameOf(comp),
+			fmtNum(math.Round(own)), unitOf(comp, name), fmtNum(math.Round(gap*100)), len(others), fmtNum(math.Round(ref)), unitOf(comp, name))}
+}
+
+func sameFanModel(a, b *component) bool {
+	ra, rb := a.Series["rated_speed"], b.Series["rated_speed"]
+	if ra != nil && rb != nil && len(ra.Buckets) > 0 && len(rb.Buckets) > 0 {
+		return ra.last() == rb.last()
+	}
+	return a.Ref.Model != "" && a.Ref.Model == b.Ref.Model
+}
+
+// medianMean is the median of the bucket means since since.
+func medianMean(s *series, since int64) (float64, bool) {
+	bs := s.window(since)
+	if len(bs) == 0 {
+		return 0, false
+	}
+	ms := make([]float64, len(bs))
+	for i := range bs {
+		ms[i] = bs[i].mean()
+	}
+	return median(ms), true
+}
+
+// fanJitter compares the recent spread of the speed with the baseline's,
+// both load-adjusted.
+func (d *Detector) fanJitter(comp *component, s *series, lf *loadFactors, now int64) (Reason, bool) {
+	cfg := &d.cfg.Fan
+	ref := refBuckets(s)
+	window := secs(cfg.JitterWindow)
+	if !dense(s.window(now - window)) {
+		// Fewer than three samples per slot: the second-difference
+		// estimate is noisier (about 20% for a day of hourly samples), so
+		// it gets three times the window, and below 18 samples a day it
+		// cannot tell rising jitter from chance at all (with a scan every
+		// 2 hours, a healthy fan's ratio to its baseline passes 2 one
+		// time in a hundred): the signal is off.
+		window *= 3
+		if samples(s.window(now-window)) < 18*window/86400 || samples(ref) < 54 {
+			return Reason{}, false
+		}
+	}
+	recent := s.window(now - window)
+	base := s.baseline()
+	// Slots holding a dip are the dip signal's: left out here, so that one
+	// stall is not counted twice.
+	dip := func(b *bucket) bool { return b.Min < (1-cfg.DipDepth)*base*lf.at(b.Start) }
+	rj, ok1 := spread(recent, lf, dip)
+	bj, ok2 := spread(ref, lf, dip)
+	if !ok1 || !ok2 {
+		return Reason{}, false
+	}
+	bj = math.Max(bj, cfg.JitterFloor*base)
+	ratio := rj / bj
+	watchAt := 1 + (cfg.JitterRatio-1)/2
+	score := d.levelScore(ratio, watchAt, cfg.JitterRatio, (d.cfg.Degrading+d.cfg.Failing)/2)
+	if score == 0 {
+		return Reason{}, false
+	}
+	name, _ := fanSeries(comp)
+	u := unitOf(comp, name)
+	return Reason{Signal: name + "_jitter", Value: ptr(round2(rj)), Baseline: ptr(round2(bj)), Score: round3(score),
+		Text: fmt.Sprintf("%s speed jitter %s -> %s %s (%sx its baseline; rising instability is bearing wear; degrading at %sx)",
+			nameOf(comp), fmtNum(math.Round(bj)), fmtNum(math.Round(rj)), u, fmtNum(math.Round(ratio*10)/10), fmtNum(cfg.JitterRatio))}, true
+}
+
+// refBuckets are the first three days of the retained history: the
+// baseline period itself, until the history rolls past it, then the
+// oldest days kept (a sliding window, so the reference never shrinks to a
+// few slots).
+func refBuckets(s *series) []bucket {
+	if len(s.Buckets) == 0 {
+		return nil
+	}
+	end := s.Buckets[0].Start + 3*86400
+	n := 0
+	for n < len(s.Buckets) && s.Buckets[n].Start < end {
+		n++
+	}
+	return s.Buckets[:n]
+}
+
+// spread estimates the sample-to-sample scatter of a series around its
+// local level, load-adjusted: the pooled within-slot standard deviation
+// when the slots hold three samples or more (sampling every 20 minutes or
+// faster), else the mean absolute second difference of the slot means
+// (slower sampling). Both are trimmed means: the largest fifth of the
+// slots (or differences) is left out, so that the few slots around a
+// load step (a sibling failed and the others ramped up) do not read as
+// jitter, while a worn bearing, which shakes every slot, still does; and
+// means rather than medians, since with a day of slots a median is too
+// noisy an estimate of scale (its ratio to the baseline's would reach 3x
+// on a healthy fan now and then). Both compare like with like as long as
+// the sampling interval does not change.
+func spread(bs []bucket, lf *loadFactors, skip func(*bucket) bool) (float64, bool) {
+	if len(bs) < 6 {
+		return 0, false
+	}
+	if dense(bs) {
+		type slot struct{ ss, df float64 }
+		var slots []slot
+		for i := range bs {
+			b := &bs[i]
+			if b.N < 3 || skip(b) {
+				continue
+			}
+			sd, f := b.stddev(), lf.at(b.Start)
+			// N*sd^2 over N-1 degrees of freedom: the unbiased variance,
+			// so slots of different sizes pool fairly.
+			slots = append(slots, slot{float64(b.N) * sd * sd / (f * f), float64(b.N - 1)})
+		}
+		slices.SortFunc(slots, func(a, b slot) int { return cmp.Compare(a.ss/a.df, b.ss/b.df) })
+		slots = slots[:len(slots)-len(slots)/5]
+		var ss, df float64
+		for _, s := range slots {
+			ss += s.ss
+			df += s.df
+		}
+		if df < 12 {
+			return 0, false
+		}
+		return math.Sqrt(ss / df), true
+	}
+	var ds []float64
+	for i := 1; i+1 < len(bs); i++ {
+		a, b, c := bs[i-1], bs[i], bs[i+1]
+		if b.Start-a.Start != c.Start-b.Start || skip(&a) || skip(&b) || skip(&c) {
+			continue // unevenly spaced (a gap in the history), or a dip: not scatter
+		}
+		ma, mb, mc := a.mean()/lf.at(a.Start), b.mean()/lf.at(b.Start), c.mean()/lf.at(c.Start)
+		ds = append(ds, math.Abs(mb-(ma+mc)/2))
+	}
+	if len(ds) < 5 {
+		return 0, false
+	}
+	slices.Sort(ds)
+	ds = ds[:len(ds)-len(ds)/5]
+	sum := 0.0
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / float64(len(ds)), true
+}
+
+// samples counts the samples in bs.
+func samples(bs []bucket) int64 {
+	n := int64(0)
+	for i := range bs {
+		n += int64(bs[i].N)
+	}
+	return n
+}
+
+// dense reports whether most slots hold three samples or more.
+func dense(bs []bucket) bool {
+	n := 0
+	for i := range bs {
+		if bs[i].N >= 3 {
+			n++
+		}
+	}
+	return 2*n > len(bs)
+}
+
+// fanDips counts the slots of the dip window whose lowest sample fell far
+// below the speed expected at that hour's load.
+func (d *Detector) fanDips(comp *component, s *series, lf *loadFactors, now int64) (Reason, bool) {
+	cfg := &d.cfg.Fan
+	base := s.baseline()
+	n := 0
+	low := math.Inf(1)
+	for _, b := range s.window(now - secs(cfg.DipWindow)) {
+		exp := base * lf.at(b.Start)
+		if b.Min < (1-cfg.DipDepth)*exp {
+			n++
+			low = math.Min(low, b.Min/exp)
+		}
+	}
+	if n == 0 {
+		return Reason{}, false
+	}
+	ps := make([]float64, n)
+	for i := range ps {
+		ps[i] = cfg.DipScore
+	}
+	score := math.Min(cfg.DipMax, noisyOr(ps...))
+	name, _ := fanSeries(comp)
+	return Reason{Signal: name + "_dips", Value: ptr(float64(n)), Score: round3(score),
+		Text: fmt.Sprintf("%s dipped %d time(s) in %s, down to %s%% of its expected speed (momentary stalls precede a seizing bearing)",
+			nameOf(comp), n, fmtSpan(cfg.DipWindow.D()), fmtNum(math.Round(low*100)))}, true
+}
+
+// fanForecast fits the load-adjusted speed of the reading that has a
+// lower threshold and forecasts the crossing at the current load.
+func (d *Detector) fanForecast(comp *component, lf *loadFactors, now int64, ev *evaluation) {
+	cfg := &d.cfg.Fan
+	for _, name := range []string{"speed", "speed_percent"} {
+		s := comp.Series[name]
+		t, ok := comp.Thresholds[name]
+		if s == nil || !ok || len(s.Buckets) == 0 {
+			continue
+		}
+		thr, thrName, ok := criticalThreshold(t, -1)
+		if !ok || thr <= 0 {
+			continue
+		}
+		l := loadFactors{sibs: lf.sibs, name: name, now: now, smooth: lf.smooth}
+		since := max(now-secs(cfg.ForecastWindow), s.BaseUntil)
+		nb := l.normalized(s, since)
+		if len(nb) < 12 {
+			continue
+		}
+		f, ok := fitLine(nb, s.Width)
+		if !ok || f.slope >= 0 || -f.slope < 2*f.slopeSE {
+			continue
+		}
+		load := l.at(s.lastTime())
+		fc, ok := f.crossing(now, thr/load, name)
+		if !ok {
+			continue
+		}
+		fc.Threshold = thr
+		eta := fc.At.Sub(time.Unix(now, 0))
+		cur := f.at(now) * load
+		r := Reason{Signal: name + "_forecast", Value: ptr(round2(cur)), Threshold: ptr(thr), TrendPerDay: ptr(round2(f.slope * 86400 * load)),
+			Text: fmt.Sprintf("%s speed falling %s %s/day, %s %s %s: %s to go", nameOf(comp), fmtNum(round2(-f.slope*86400*load)), unitOf(comp, name),
+				thrName, fmtNum(thr), unitOf(comp, name), fmtETA(eta))}
+		if h := cfg.Horizon.D(); eta <= h {
+			r.Score = round3(d.cfg.Degrading + (d.cfg.Failing+0.05-d.cfg.Degrading)*(1-float64(eta)/float64(h)))
+			ev.reasons = append(ev.reasons, r)
+		}
+		if ev.forecast == nil || fc.At.Before(ev.forecast.At) {
+			ev.forecast = fc
+		}
+		return
+	}
+}
+
+func nameOf(c *component) string {
+	if c.Ref.Name != "" {
+		return c.Ref.Name
+	}
+	return c.Ref.ID
+}
+
+// fmtSpan writes a window: "24 h", "7 days".
+func fmtSpan(d time.Duration) string {
+	if d < 72*time.Hour {
+		return fmt.Sprintf("%s h", fmtNum(math.Round(d.Hours())))
+	}
+	return fmtDays(math.Round(d.Hours() / 24))
+}
