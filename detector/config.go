@@ -55,6 +55,7 @@ type Config struct {
 	// Kinds holds the per-kind history and timing settings.
 	Kinds map[model.Kind]KindConfig `json:"kinds"`
 
+	Source      SourceConfig      `json:"source"`
 	Disk        DiskConfig        `json:"disk"`
 	Fan         FanConfig         `json:"fan"`
 	PSU         PSUConfig         `json:"psu"`
@@ -76,6 +77,16 @@ type KindConfig struct {
 	// ClearAfter is how long the risk must stay below a state's exit
 	// level before the component leaves it.
 	ClearAfter Duration `json:"clear_after"`
+}
+
+// SourceConfig weighs the source's own verdict on a non-drive component
+// (a BMC's Health): scores for a warning that has held WarningHold, a
+// critical, and a part that was present and is now absent.
+type SourceConfig struct {
+	WarningHold Duration `json:"warning_hold"`
+	Warning     float64  `json:"warning"`
+	Critical    float64  `json:"critical"`
+	Absent      float64  `json:"absent"`
 }
 
 // DiskConfig scores drives from SMART counters (ATA attributes, NVMe and
@@ -295,6 +306,7 @@ func DefaultConfig() Config {
 			model.KindVoltage:     {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 3, ClearAfter: day},
 			"":                    {Bucket: Duration(time.Hour), History: 24 * 7, Baseline: day, Confirm: 2, ClearAfter: day},
 		},
+		Source: SourceConfig{WarningHold: Duration(time.Hour), Warning: 0.3, Critical: 0.85, Absent: 0.85},
 		Disk: DiskConfig{
 			Counters: []CounterConfig{
 				{Reading: "smart_5_raw", Label: "reallocated sectors", Level: 0.2, Growth: 0.6, Scale: 50},

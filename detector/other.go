@@ -25,32 +25,28 @@ func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation
 	if v.logOwner(comp) {
 		ev.reasons = append(ev.reasons, d.evalUnmatchedLog(v, now)...)
 	}
-	ev.reasons = append(ev.reasons, sourceVerdict(comp, now)...)
+	ev.reasons = append(ev.reasons, sourceVerdict(comp, &d.cfg.Source, now)...)
 	return ev
 }
 
-// warningHold is how long the source's warning must last before it
-// counts: BMCs flip a part to warning for the length of a glitch (a PSU
-// for the 20 minutes its input is lost), and a verdict that comes and goes
-// with each sample would make the component flap.
-const warningHold = time.Hour
-
 // sourceVerdict turns the source's own health into a reason: the BMC's
 // warning is a weak sign (BMCs raise it for trivia), and counts once it
-// has held for warningHold; its critical a strong one, at once. The
-// detector's point is to be earlier than this.
-func sourceVerdict(comp *component, now time.Time) []Reason {
+// has held for cfg.WarningHold (a PSU is "warning" for the 20 minutes its
+// input is lost: a verdict that comes and goes with each sample would make
+// the component flap); its critical a strong one, at once. The detector's
+// point is to be earlier than this.
+func sourceVerdict(comp *component, cfg *SourceConfig, now time.Time) []Reason {
 	switch comp.Health {
 	case model.HealthWarning:
-		if now.Sub(comp.HealthSince) < warningHold {
+		if now.Sub(comp.HealthSince) < cfg.WarningHold.D() {
 			return nil
 		}
-		return []Reason{{Signal: "health", Text: "the source reports warning", Score: 0.3}}
+		return []Reason{{Signal: "health", Text: "the source reports warning", Score: cfg.Warning}}
 	case model.HealthCritical:
-		return []Reason{{Signal: "health", Text: "the source reports critical", Score: 0.85}}
+		return []Reason{{Signal: "health", Text: "the source reports critical", Score: cfg.Critical}}
 	case model.HealthAbsent:
 		if comp.WasPresent {
-			return []Reason{{Signal: "presence", Text: fmt.Sprintf("%s is no longer present", comp.Ref.Kind), Score: 0.85}}
+			return []Reason{{Signal: "presence", Text: fmt.Sprintf("%s is no longer present", comp.Ref.Kind), Score: cfg.Absent}}
 		}
 	}
 	return nil
