@@ -8,9 +8,13 @@ import (
 
 // BenchmarkImportLinuxhw imports all 1,561 linuxhw smartctl -x text reports
 // (one op = the whole set); BenchmarkImportJSON the 192 JSON captures.
-func BenchmarkImportLinuxhw(b *testing.B) { benchImport(b, filepath.Join("..", "testdata", "smart", "linuxhw")) }
+func BenchmarkImportLinuxhw(b *testing.B) {
+	benchImport(b, filepath.Join("..", "testdata", "smart", "linuxhw"))
+}
 
-func BenchmarkImportJSON(b *testing.B) { benchImport(b, filepath.Join("..", "testdata", "smart", "json")) }
+func BenchmarkImportJSON(b *testing.B) {
+	benchImport(b, filepath.Join("..", "testdata", "smart", "json"))
+}
 
 func benchImport(b *testing.B, root string) {
 	var files [][]byte
