@@ -77,6 +77,10 @@ type KindConfig struct {
 	// ClearAfter is how long the risk must stay below a state's exit
 	// level before the component leaves it.
 	ClearAfter Duration `json:"clear_after"`
+	// Sparse keeps a history slot only when a value changes (right for
+	// counters, which drives report; wrong for sensors whose spread
+	// within a slot matters, such as fan jitter).
+	Sparse bool `json:"sparse,omitempty"`
 }
 
 // SourceConfig weighs the source's own verdict on a non-drive component
@@ -299,7 +303,7 @@ func DefaultConfig() Config {
 	return Config{
 		Watch: 0.25, Degrading: 0.5, Failing: 0.8, Hysteresis: 0.1,
 		Kinds: map[model.Kind]KindConfig{
-			model.KindDrive:       {Bucket: day, History: 32, Baseline: 3 * day, Confirm: 1, ClearAfter: 60 * day},
+			model.KindDrive:       {Bucket: day, History: 32, Baseline: 3 * day, Confirm: 1, ClearAfter: 60 * day, Sparse: true},
 			model.KindFan:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindPSU:         {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 2, ClearAfter: day},
 			model.KindTemperature: {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 3, ClearAfter: day},

@@ -177,6 +177,7 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 		s := slot.series
 		if s == nil {
 			s = newSeries(kc.Bucket.D(), kc.History, kc.Baseline.D(), now, *r.Value)
+			s.Sparse = kc.Sparse
 			comp.Series[r.Name] = s
 			slot.series = s
 		}

@@ -36,6 +36,10 @@ type series struct {
 	Width   int64    `json:"width"` // bucket width, seconds
 	Buckets []bucket `json:"buckets"`
 	Max     int      `json:"max"`
+	// Sparse series open a slot only when the value changes: a counter
+	// is a step function, so the value at any time is still the last
+	// slot's, and a drive's quiet days cost nothing.
+	Sparse bool `json:"sparse,omitempty"`
 	// First is the first value seen and when.
 	First     float64 `json:"first"`
 	FirstTime int64   `json:"first_time"`
@@ -74,6 +78,10 @@ func (s *series) add(t time.Time, v float64) {
 	n := len(s.Buckets)
 	if n > 0 && s.LastValue != v {
 		s.LastChange = ts
+	}
+	if s.Sparse && n > 0 && v == s.LastValue && ts >= s.BaseUntil {
+		s.Total++
+		return
 	}
 	if s.Total == 0 || v < s.MinValue {
 		s.MinValue = v
