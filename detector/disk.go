@@ -113,19 +113,11 @@ func counterReason(s *series, cc CounterConfig, now, window int64) (Reason, bool
 		r.Text = fmt.Sprintf("%s %s -> %s in %s", cc.Label, fmtNum(then), fmtNum(cur), fmtDays(days))
 	case cur > 0 && cc.Level > 0:
 		r.Score = cc.Level * logScale(cur, cc.Scale)
-		r.Text = fmt.Sprintf("%s %s, unchanged for %s", cc.Label, fmtNum(cur), fmtDays(math.Round(float64(now-s.LastChangeOr())/86400)))
+		r.Text = fmt.Sprintf("%s %s, unchanged for %s", cc.Label, fmtNum(cur), fmtDays(math.Round(float64(now-s.lastChangeOr())/86400)))
 	default:
 		return r, false
 	}
 	return r, true
-}
-
-// LastChangeOr is when the value last changed, or when it was first seen.
-func (s *series) LastChangeOr() int64 {
-	if s.LastChange == 0 {
-		return s.FirstTime
-	}
-	return s.LastChange
 }
 
 // logScale maps x >= 0 to [0,1]: log(1+x)/log(1+scale), capped.

@@ -248,3 +248,11 @@ func (f fit) crossing(now int64, threshold float64, signal string) (*Forecast, b
 	}
 	return fc, true
 }
+
+// lastChangeOr is when the value last changed, or when it was first seen.
+func (s *series) lastChangeOr() int64 {
+	if s.LastChange == 0 {
+		return s.FirstTime
+	}
+	return s.LastChange
+}

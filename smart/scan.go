@@ -2,8 +2,10 @@ package smart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -60,19 +62,10 @@ func diskForPath(p string) (Disk, error) {
 		return Disk{}, &ProbeError{Device: p, Probe: "open", Err: wrapErrno(err)}
 	}
 	d := Disk{Name: p, Path: p, Protocol: ProtocolATA}
-	if nvmeController.MatchString(baseName(p)) || nvmeNamespace.MatchString(baseName(p)) {
+	if base := filepath.Base(p); nvmeController.MatchString(base) || nvmeNamespace.MatchString(base) {
 		d.Protocol, d.Transport = ProtocolNVMe, "NVMe"
 	}
 	return d, nil
-}
-
-func baseName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
 }
 
 // Scan reads every disk and returns one snapshot: a drive component per
@@ -102,7 +95,7 @@ func (s *Scanner) Scan(ctx context.Context) (*model.Snapshot, []*Report, error) 
 		if err != nil {
 			rep.Protocol = ""
 			rep.Warnings = append(rep.Warnings, err.Error())
-			if errIsPermission(err) {
+			if errors.Is(err, ErrPermission) {
 				denied, deniedErr = denied+1, err
 			}
 		}

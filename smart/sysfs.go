@@ -3,7 +3,6 @@ package smart
 import (
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -195,6 +194,3 @@ func naturalCompare(a, b string) int {
 	}
 	return cmp.Or(strings.Compare(pa, pb), cmp.Compare(na, nb))
 }
-
-// errIsPermission reports whether err is a permission failure.
-func errIsPermission(err error) bool { return errors.Is(err, ErrPermission) }
