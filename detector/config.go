@@ -172,6 +172,12 @@ type FanConfig struct {
 	DipWindow Duration `json:"dip_window"`
 	DipScore  float64  `json:"dip_score"`
 	DipMax    float64  `json:"dip_max"`
+	// ThermalMinR2, ThermalMinSpread: a fan with no sibling is judged at
+	// comparable temperature when, over its baseline, a chassis
+	// temperature sensor explains at least this share of its speed's
+	// variance (R²) and moved at least this much (standard deviation, °C).
+	ThermalMinR2     float64 `json:"thermal_min_r2"`
+	ThermalMinSpread float64 `json:"thermal_min_spread"`
 	// Horizon: a forecast crossing of the lower threshold within this
 	// time is failing. ForecastWindow is the span the trend is fitted over.
 	Horizon        Duration `json:"horizon"`
@@ -280,7 +286,10 @@ type EventLogConfig struct {
 	// are filed under the target's BMC): worth watching, not an alarm.
 	Unmatched float64 `json:"unmatched"`
 	// Types classify entries by case-insensitive substrings of their
-	// message, code or sensor type, first match wins.
+	// message, code, sensor type or message id, first match wins. They
+	// classify the components' active conditions too (message id and
+	// message): a condition scores its type's Weight for as long as it
+	// is active, without decay (conditions.go).
 	Types []LogTypeConfig `json:"types"`
 }
 
@@ -321,6 +330,12 @@ func DefaultConfig() Config {
 				{Reading: "smart_184_raw", Label: "end-to-end errors", Level: 0.3, Growth: 0.6, Scale: 5},
 				{Reading: "smart_10_raw", Label: "spin retries", Level: 0.1, Growth: 0.4, Scale: 5},
 				{Reading: "smart_196_raw", Label: "reallocation events", Level: 0.1, Growth: 0.4, Scale: 20},
+				// UDMA CRC errors count transfers corrupted between the drive
+				// and its host: a cable, backplane or connector, not the
+				// media. Old ones are a scar of a cable since replaced (no
+				// level score); a burst means the link is failing now, and
+				// the drive will drop off the bus with it.
+				{Reading: "smart_199_raw", Label: "interface CRC errors (cable or backplane, not the media)", Growth: 0.55, Scale: 100},
 				{Reading: "media_errors", Label: "NVMe media errors", Level: 0.2, Growth: 0.6, Scale: 20},
 				{Reading: "grown_defects", Label: "grown defects", Level: 0.2, Growth: 0.6, Scale: 50},
 				{Reading: "read_uncorrected_errors", Label: "uncorrected read errors", Level: 0.2, Growth: 0.6, Scale: 10},
@@ -336,7 +351,7 @@ func DefaultConfig() Config {
 		},
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
-			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75,
+			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75, ThermalMinR2: 0.5, ThermalMinSpread: 0.5,
 			Horizon: 7 * day, ForecastWindow: 3 * day, LoadSmoothing: Duration(2 * time.Hour), RedundancyLost: 0.25},
 		PSU: PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, EfficiencyWindow: day, LoadTolerance: 0.15,
 			OutputSag: 0.03, TemperatureRise: 8, FanDecline: 0.25, LoadWatch: 0.9,
@@ -348,10 +363,28 @@ func DefaultConfig() Config {
 			Types: []LogTypeConfig{
 				{Type: "log_cleared", Label: "log cleared", Ignore: true,
 					Match: []string{"log cleared", "log was cleared", "logs cleared", "log area reset/cleared", "sel cleared", "clear log", "cleared the log", "log service cleared"}},
+				// Message ids whose words differ from the messages': DMTF
+				// Power.1.0 LineInputPowerFault ("Line input power fault
+				// at '%1'", which "fault" would file as the PSU's own
+				// failure), OpenBMC's PowerSupplyACLost ("Power supply %1 AC
+				// power lost.", bmcweb openbmc_message_registry), iDRAC's
+				// PSU0003 ("The power input for power supply %1 is lost.",
+				// Dell EEMS reference). The Redfish reader's LineInputStatus
+				// condition ("LineInputStatus.LossOfInput", PowerSupply
+				// v1.6 LineStatus) matches "lossofinput".
 				{Type: "input_lost", Label: "input power lost", Weight: 0.35, HalfLife: 3 * day,
-					Match: []string{"loss of input", "lossofinput", "input power lost", "input lost", "ac lost", "power supply input lost", "inputlost"}},
+					Match: []string{"loss of input", "lossofinput", "input power lost", "input lost", "ac lost", "power supply input lost", "inputlost",
+						"lineinputpowerfault", "powersupplyaclost", "psu0003"}},
+				// PowerSupply v1.6 LineStatus OutOfRange: "line input voltage
+				// or current is outside of normal operating range", as the
+				// PSU itself judges it; a PSU's input voltage band counts
+				// it (psu.go), as the voltage band at its limit.
+				{Type: "input_out_of_range", Label: "input out of range", Weight: 0.5, HalfLife: day,
+					Match: []string{"lineinputstatus.outofrange"}},
+				// OpenBMC's PowerSupplyFailurePredicted writes the words
+				// without a space in its id.
 				{Type: "predictive_failure", Label: "predictive failure", Weight: 0.55, HalfLife: 7 * day,
-					Match: []string{"predictive failure", "predicted failure", "predictivefailure", "failure predicted"}},
+					Match: []string{"predictive failure", "predicted failure", "predictivefailure", "failure predicted", "failurepredicted"}},
 				{Type: "failure", Label: "failure", Weight: 0.7, HalfLife: 7 * day,
 					Match: []string{"has failed", "failure detected", "failed", "fault"}},
 				{Type: "threshold", Label: "threshold crossed", HalfLife: day,

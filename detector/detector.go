@@ -18,6 +18,9 @@ type Detector struct {
 	cfg   Config
 	comps map[compKey]*component
 	logs  map[string]*targetLog
+	// groups is what the detector remembers of the source's redundancy
+	// groups (redundancy.go), by target and group id.
+	groups map[compKey]*groupState
 	// driveReadings are the drive readings a disk signal reads.
 	driveReadings map[string]bool
 }
@@ -27,7 +30,8 @@ func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Detector{cfg: cfg, comps: map[compKey]*component{}, logs: map[string]*targetLog{}, driveReadings: map[string]bool{}}
+	d := &Detector{cfg: cfg, comps: map[compKey]*component{}, logs: map[string]*targetLog{}, groups: map[compKey]*groupState{},
+		driveReadings: map[string]bool{}}
 	for _, c := range cfg.Disk.Counters {
 		d.driveReadings[c.Reading] = true
 	}
@@ -52,6 +56,14 @@ type component struct {
 	LastSeen         time.Time                   `json:"last_seen"`
 	Seen             int                         `json:"seen"`
 	WasPresent       bool                        `json:"was_present,omitempty"`
+	// InputLost are the runs of scans in which an input-loss condition
+	// was active (a PSU's LineInputStatus LossOfInput, an IPMI "AC
+	// lost"): the input-loss signal counts them with the readings' and
+	// the log's episodes (conditions.go).
+	InputLost []span `json:"input_lost,omitempty"`
+	// Thermal is a lone fan's fit against a chassis temperature (nil until
+	// its baseline is complete; see thermalFit).
+	Thermal *thermalFit `json:"thermal,omitempty"`
 
 	State    State     `json:"state"`
 	Since    time.Time `json:"since"`
@@ -69,6 +81,9 @@ type component struct {
 	countersFor int
 	// slots cache, per reading position, the series its name resolves to.
 	slots []readingSlot
+	// conds are the conditions active in the latest snapshot: live state,
+	// replaced at every update, so not saved.
+	conds []model.Condition
 }
 
 type readingSlot struct {
@@ -87,6 +102,9 @@ type logEntry struct {
 	Asserted *bool          `json:"asserted,omitempty"`
 	Active   *bool          `json:"active,omitempty"`
 	Key      string         `json:"key"`
+	// MessageID is the registry id (Redfish LogEntry MessageId),
+	// classified with the message.
+	MessageID string `json:"message_id,omitempty"`
 }
 
 // maxLog bounds the log entries kept per component.
@@ -130,7 +148,8 @@ func (d *Detector) Observe(s *model.Snapshot) []Event {
 		touched = append(touched, comp)
 	}
 	d.routeLog(s, now)
-	v := &view{d: d, target: s.Target, touched: touched}
+	v := &view{d: d, target: s.Target, touched: touched, condOwners: conditionOwners(s)}
+	v.groupLost = d.updateGroups(s, v, now)
 	var out []Event
 	for _, comp := range touched {
 		out = append(out, d.evaluate(comp, v, now)...)
@@ -152,6 +171,7 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 		comp.WasPresent = true
 	}
 	comp.FailurePredicted = c.FailurePredicted != nil && *c.FailurePredicted
+	d.updateConditions(comp, c, now)
 	comp.LastSeen = now
 	comp.Seen++
 	kc := d.cfg.kind(c.Kind)
@@ -230,7 +250,7 @@ func (d *Detector) routeLog(s *model.Snapshot, now time.Time) {
 			continue
 		}
 		tl.Seen[key] = t
-		le := logEntry{Time: t, Severity: e.Severity, Code: e.Code, Message: e.Message, Asserted: e.Asserted, Active: e.Active, Key: e.SensorType}
+		le := logEntry{Time: t, Severity: e.Severity, Code: e.Code, Message: e.Message, MessageID: e.MessageID, Asserted: e.Asserted, Active: e.Active, Key: e.SensorType}
 		if comp := d.comps[compKey{s.Target, e.Component}]; e.Component != "" && comp != nil {
 			comp.Log = appendBounded(comp.Log, le)
 		} else {
@@ -268,6 +288,7 @@ func (d *Detector) evaluate(comp *component, v *view, now time.Time) []Event {
 	switch comp.Ref.Kind {
 	case model.KindDrive:
 		ev = d.evalDisk(comp, now)
+		ev.reasons = append(ev.reasons, reasonsOf(d.conditionReasons(comp, v))...)
 	default:
 		ev = d.evalOther(comp, v, now)
 	}
@@ -415,6 +436,9 @@ type savedState struct {
 	Version    int                   `json:"version"`
 	Components []*component          `json:"components"`
 	Logs       map[string]*targetLog `json:"logs,omitempty"`
+	// Groups: absent in states saved before redundancy groups were read,
+	// which restore as groups not seen yet.
+	Groups []*groupState `json:"groups,omitempty"`
 }
 
 const stateVersion = 1
@@ -428,6 +452,12 @@ func (d *Detector) State() ([]byte, error) {
 	}
 	slices.SortFunc(s.Components, func(a, b *component) int {
 		return cmp.Or(cmp.Compare(a.Ref.Target, b.Ref.Target), cmp.Compare(a.Ref.ID, b.Ref.ID))
+	})
+	for _, g := range d.groups {
+		s.Groups = append(s.Groups, g)
+	}
+	slices.SortFunc(s.Groups, func(a, b *groupState) int {
+		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.ID, b.ID))
 	})
 	return json.Marshal(s)
 }
@@ -454,6 +484,11 @@ func Restore(cfg Config, state []byte) (*Detector, error) {
 	if s.Logs != nil {
 		d.logs = s.Logs
 	}
+	for _, g := range s.Groups {
+		if g != nil {
+			d.groups[compKey{g.Target, g.ID}] = g
+		}
+	}
 	return d, nil
 }
 
@@ -467,6 +502,12 @@ type view struct {
 	d       *Detector
 	target  string
 	touched []*component
+	// condOwners says which components a condition shown by several is
+	// scored on (conditionOwners); nil when the snapshot has none.
+	condOwners map[string]condOwner
+	// groupLost are the source's redundancy groups that report lost
+	// redundancy, by member id (redundancy.go).
+	groupLost map[string]*groupLoss
 }
 
 // siblings returns the other components of c's kind in c's chassis seen in

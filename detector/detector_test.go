@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,23 @@ func TestDiskOldScarIsQuiet(t *testing.T) {
 	a := d.Assessments()
 	if len(a) != 1 || a[0].State.Level() >= StateDegrading.Level() {
 		t.Errorf("assessment %+v", a)
+	}
+}
+
+// Interface CRC errors (SMART 199) that burst raise a warning naming the
+// link, not the media; a few old ones that never grow raise nothing.
+func TestDiskInterfaceCRCErrors(t *testing.T) {
+	d := mustNew(t)
+	var events []Event
+	for day, crc := range []float64{0, 0, 0, 0, 40, 120, 200, 200} {
+		events = append(events, d.Observe(driveSnap(day, "C1", map[string]float64{"smart_199_raw": crc, "smart_5_raw": 0}))...)
+		events = append(events, d.Observe(driveSnap(day, "C2", map[string]float64{"smart_199_raw": 5, "smart_5_raw": 0}))...)
+	}
+	if len(events) != 1 || events[0].Component.ID != "C1" || events[0].Type != EventRaised {
+		t.Fatalf("events %+v, want one raised for C1", events)
+	}
+	if r := events[0].Reasons; len(r) == 0 || r[0].Signal != "smart_199_raw" || !strings.Contains(r[0].Text, "interface CRC errors (cable or backplane, not the media) 0 -> ") {
+		t.Errorf("reasons %+v", r)
 	}
 }
 

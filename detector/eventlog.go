@@ -179,9 +179,20 @@ func deasserted(later []logEntry, e *logEntry) bool {
 }
 
 // logType classifies an entry by the first configured type whose match
-// strings occur in its message, code or sensor type.
+// strings occur in its message, code, sensor type or message id (a
+// registry id such as "Power.1.0.PowerSupplyFailed" or iDRAC's
+// "IDRAC.2.8.PSU0003" often says what a terse message does not).
 func (d *Detector) logType(e *logEntry) *LogTypeConfig {
-	text := strings.ToLower(e.Message + " " + e.Code + " " + e.Key)
+	text := e.Message + " " + e.Code + " " + e.Key
+	if e.MessageID != "" {
+		text += " " + e.MessageID
+	}
+	return d.classify(text)
+}
+
+// classify returns the first configured type with a match string in text.
+func (d *Detector) classify(text string) *LogTypeConfig {
+	text = strings.ToLower(text)
 	for i := range d.cfg.EventLog.Types {
 		t := &d.cfg.EventLog.Types[i]
 		for _, m := range t.Match {

@@ -46,18 +46,39 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 		ev.failed = true
 		ev.reasons = append(ev.reasons, r)
 	}
+	var red *Reason
 	for _, o := range v.siblings(comp) {
 		if o.Ref.Kind != model.KindFan {
 			continue
 		}
 		if why, failed := fanFailed(o); failed {
-			ev.reasons = append(ev.reasons, Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
-				Text: fmt.Sprintf("redundancy lost: %s in the same chassis %s", nameOf(o), why)})
+			red = &Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
+				Text: fmt.Sprintf("redundancy lost: %s in the same chassis %s", nameOf(o), why)}
 			break
 		}
 	}
+	// The source's fan group says the same, or what the siblings do not
+	// show: one reason, the stronger.
+	if comp.Health == model.HealthOK || comp.Health == model.HealthWarning {
+		if r, ok := v.groupReason(comp, cfg.RedundancyLost, "%s and the others carry the airflow"); ok && (red == nil || r.Score > red.Score) {
+			red = &r
+		}
+	}
+	if red != nil {
+		ev.reasons = append(ev.reasons, *red)
+	}
 	lf := loadFactors{sibs: sibs, name: name, now: nowU, smooth: secs(cfg.LoadSmoothing)}
 	baseOK := nowU >= s.BaseUntil && s.Base.N > 0 && s.baseline() > 0
+	if baseOK && len(sibs) == 0 {
+		if comp.Thermal == nil {
+			comp.Thermal = d.fitThermal(comp, s, v)
+		}
+		if comp.Thermal.Sensor != "" {
+			if o := v.d.comps[compKey{v.target, comp.Thermal.Sensor}]; o != nil && o.Series["temperature"] != nil {
+				lf.thermal, lf.temp = comp.Thermal, o.Series["temperature"]
+			}
+		}
+	}
 	var decline *Reason
 	if baseOK {
 		decline = d.fanDecline(comp, s, &lf, nowU)
@@ -142,7 +163,12 @@ func fanFailed(o *component) (string, bool) {
 // loadFactors computes, per hourly slot, how fast the sibling fans turn
 // relative to their own baselines: the fan-control demand of that hour.
 type loadFactors struct {
-	sibs   []*component
+	sibs []*component
+	// thermal and temp, for a fan with no sibling: its fit against a
+	// chassis temperature sensor and that sensor's series.
+	thermal *thermalFit
+	temp    *series
+
 	name   string
 	now    int64
 	smooth int64 // seconds either side a sibling's speed is averaged over
@@ -185,6 +211,10 @@ func (l *loadFactors) at(start int64) float64 {
 	f := 1.0
 	if len(rs) > 0 {
 		f = median(rs)
+	} else if l.temp != nil {
+		if b, ok := bucketAt(l.temp, start); ok {
+			f = l.thermal.factor(b.mean())
+		}
 	}
 	if l.cache == nil {
 		l.cache = map[int64]float64{}
@@ -233,6 +263,8 @@ func (d *Detector) fanDecline(comp *component, s *series, lf *loadFactors, now i
 		unitOf(comp, name), fmtNum(math.Round(decline*100)))
 	if len(lf.sibs) > 0 {
 		text += fmt.Sprintf(" at comparable load: siblings at %s%% of theirs, so %s expected", fmtNum(math.Round(f*100)), fmtNum(math.Round(expected)))
+	} else if lf.temp != nil {
+		text += fmt.Sprintf(" at comparable temperature: %s at %s °C, so %s expected", lf.thermal.Name, fmtNum(math.Round(lf.temp.last()*10)/10), fmtNum(math.Round(expected)))
 	}
 	text += fmt.Sprintf("; watch at %s%%, degrading at %s%%)", fmtNum(cfg.DeclineWatch*100), fmtNum(cfg.DeclineDegrading*100))
 	return &Reason{Signal: name, Value: ptr(math.Round(raw)), Baseline: ptr(math.Round(expected)), Score: round3(score), Text: text}

@@ -8,9 +8,10 @@ import (
 )
 
 // evalOther scores every component that is not a drive: the kind's own
-// signals (fan.go, psu.go, drift.go for the rest), plus the log events
-// that concern it (eventlog.go; the target's unmatched entries go to its
-// BMC), plus the source's verdict.
+// signals (fan.go, psu.go, drift.go for the rest), plus its active
+// conditions and the log events that concern it (conditions.go,
+// eventlog.go; the target's unmatched entries go to its BMC), plus the
+// source's verdict.
 func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation {
 	var ev evaluation
 	switch comp.Ref.Kind {
@@ -21,7 +22,7 @@ func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation
 	default:
 		ev = d.evalDrift(comp, now)
 	}
-	ev.reasons = append(ev.reasons, d.evalLog(comp, now)...)
+	ev.reasons = append(ev.reasons, mergeConditionLog(d.conditionReasons(comp, v), d.evalLog(comp, now))...)
 	if v.logOwner(comp) {
 		ev.reasons = append(ev.reasons, d.evalUnmatchedLog(v, now)...)
 	}

@@ -35,25 +35,39 @@ func (d *Detector) evalPSU(comp *component, v *view, now time.Time) evaluation {
 		ev.failed = true // the reason is sourceVerdict's
 	}
 	if comp.Health == model.HealthOK || comp.Health == model.HealthWarning {
+		var red *Reason
 		for _, o := range v.siblings(comp) {
 			if o.Health == model.HealthCritical || (o.Health == model.HealthAbsent && o.WasPresent) {
 				what := "is critical"
 				if o.Health == model.HealthAbsent {
 					what = "is gone"
 				}
-				ev.reasons = append(ev.reasons, Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
-					Text: fmt.Sprintf("redundancy lost: %s %s, so %s carries the load alone (one failure from an outage)", nameOf(o), what, nameOf(comp))})
+				red = &Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
+					Text: fmt.Sprintf("redundancy lost: %s %s, so %s carries the load alone (one failure from an outage)", nameOf(o), what, nameOf(comp))}
 				break
 			}
+		}
+		// The source's group says the same, or what the siblings do not
+		// show: one reason, the stronger.
+		if r, ok := v.groupReason(comp, cfg.RedundancyLost, "%s is one failure from an outage"); ok && (red == nil || r.Score > red.Score) {
+			red = &r
+		}
+		if red != nil {
+			ev.reasons = append(ev.reasons, *red)
 		}
 	}
 	if r, ok := d.psuInputLoss(comp, nowU); ok {
 		ev.reasons = append(ev.reasons, r)
 	}
 	if nowU < baseUntil(comp) {
-		return ev // the rest compares with the baseline
+		// The rest compares with the baseline, but for the PSU's own word
+		// that its input is out of range.
+		if r, ok := d.psuConditionBand(comp); ok {
+			ev.reasons = append(ev.reasons, r)
+		}
+		return ev
 	}
-	for _, f := range []func(*component, int64) (Reason, bool){d.psuInputBand, d.psuLoad, d.psuEfficiency, d.psuTemperature, d.psuFan} {
+	for _, f := range []func(*component, int64) (Reason, bool){d.psuInput, d.psuLoad, d.psuEfficiency, d.psuTemperature, d.psuFan} {
 		if r, ok := f(comp, nowU); ok {
 			ev.reasons = append(ev.reasons, r)
 		}
@@ -92,9 +106,12 @@ func inputSeries(c *component) (string, *series, float64) {
 }
 
 // psuInputLoss counts input-loss episodes within the recurrence window:
-// runs of slots whose lowest input sample fell below the loss level, and
-// log entries of type input_lost, merged when within an hour of each
-// other (the same episode seen both ways).
+// runs of slots whose lowest input sample fell below the loss level, log
+// entries of type input_lost, and runs of scans with an input-loss
+// condition (LineInputStatus LossOfInput), merged when within an hour of
+// each other (the same episode seen two or three ways). An episode seen
+// as a condition counts, once over, for the window like the others: the
+// recurrence is the sign, not the condition's presence now.
 func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 	cfg := &d.cfg.PSU
 	window := secs(cfg.RecurrenceWindow)
@@ -129,6 +146,8 @@ func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 			lastMsg = e.Message
 		}
 	}
+	condTimes, condActive, condWhat := inputLossConditions(comp, now, window)
+	times = append(times, condTimes...)
 	if len(times) == 0 {
 		return Reason{}, false
 	}
@@ -152,9 +171,16 @@ func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 	if fromLog > 0 {
 		seen = append(seen, fmt.Sprintf("log: %q", lastMsg))
 	}
+	if len(condTimes) > 0 {
+		seen = append(seen, condWhat)
+	}
+	ago := fmt.Sprintf("last %s ago", fmtAgo(time.Duration(now-last)*time.Second))
+	if condActive {
+		ago = "lost now"
+	}
 	return Reason{Signal: "input_loss", Value: ptr(float64(episodes)), Score: round3(math.Min(0.9, noisyOr(ps...))),
-		Text: fmt.Sprintf("%s lost its input %d time(s) in %s, last %s ago (%s)", nameOf(comp), episodes, fmtSpan(cfg.RecurrenceWindow.D()),
-			fmtAgo(time.Duration(now-last)*time.Second), strings.Join(seen, "; "))}, true
+		Text: fmt.Sprintf("%s lost its input %d time(s) in %s, %s (%s)", nameOf(comp), episodes, fmtSpan(cfg.RecurrenceWindow.D()),
+			ago, strings.Join(seen, "; "))}, true
 }
 
 // nominalVoltages are the standard mains voltages a PSU input is judged
@@ -186,6 +212,21 @@ func recentNormal(s *series, since int64, floor float64) (float64, int) {
 		return 0, 0
 	}
 	return sum / float64(n), n
+}
+
+// psuInput is the input voltage band: the readings' (psuInputBand) and
+// the PSU's own word that its input is out of range, one reason, the
+// stronger.
+func (d *Detector) psuInput(comp *component, now int64) (Reason, bool) {
+	r, ok := d.psuInputBand(comp, now)
+	c, cok := d.psuConditionBand(comp)
+	switch {
+	case ok && cok:
+		return *stronger(&r, &c), true
+	case cok:
+		return c, true
+	}
+	return r, ok
 }
 
 // psuInputBand scores the input voltage off its nominal value.

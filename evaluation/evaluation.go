@@ -260,6 +260,10 @@ type Report struct {
 	// drive-years.
 	NewOnsetEpisodes         int      `json:"new_onset_episodes"`
 	NewOnsetPer100DriveYears Fraction `json:"new_onset_per_100_drive_years"`
+	// NewOnsetCI is its bootstrap interval: with a dozen episodes in a
+	// thousand drive-years the figure is a small count, and a target such
+	// as "at most 1" can only be judged against its spread.
+	NewOnsetCI Interval `json:"new_onset_ci"`
 
 	// Detected failed drives were alarmed on or before their failure day;
 	// LeadTime is nil when none was.
@@ -352,7 +356,9 @@ func Evaluate(drives []Drive, opts Options) (Report, error) {
 
 	// Healthy drives.
 	flagged := make([]bool, len(healthy))
+	years := make([]float64, len(healthy))
 	for i, d := range healthy {
+		years[i] = float64(d.LastSeen-d.FirstSeen+1) / 365.25
 		if d.Alarmed {
 			flagged[i] = true
 			rep.HealthyFlagged++
@@ -376,6 +382,7 @@ func Evaluate(drives []Drive, opts Options) (Report, error) {
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15))
 	recalls := make([][]float64, len(opts.Horizons))
 	rates := make([]float64, 0, opts.Resamples)
+	onsets := make([]float64, 0, opts.Resamples)
 	pick := make([]int, len(failed))
 	for range opts.Resamples {
 		if len(failed) > 0 {
@@ -389,19 +396,26 @@ func Evaluate(drives []Drive, opts Options) (Report, error) {
 			}
 		}
 		if len(healthy) > 0 {
-			n := 0
+			n, episodes, dy := 0, 0, 0.0
 			for range healthy {
-				if flagged[rng.IntN(len(healthy))] {
+				j := rng.IntN(len(healthy))
+				if flagged[j] {
 					n++
 				}
+				episodes += healthy[j].Episodes
+				dy += years[j]
 			}
 			rates = append(rates, float64(rate(n, len(healthy))))
+			if dy > 0 {
+				onsets = append(onsets, 100*float64(episodes)/dy)
+			}
 		}
 	}
 	for h := range rep.Recall {
 		rep.Recall[h].CI = interval(recalls[h])
 	}
 	rep.HealthyFlagRateCI = interval(rates)
+	rep.NewOnsetCI = interval(onsets)
 	return rep, nil
 }
 

@@ -82,6 +82,28 @@ func TestEvaluateHandComputed(t *testing.T) {
 	if lo, hi := float64(rep.HealthyFlagRateCI.Low), float64(rep.HealthyFlagRateCI.High); !(0 <= lo && lo <= hi && hi <= 365.25/100) {
 		t.Errorf("flag rate CI %v", rep.HealthyFlagRateCI)
 	}
+	// New onsets: a resample of H2/H4 only has none; one of H1 only has 2
+	// episodes per 100 days.
+	if lo, hi, pt := float64(rep.NewOnsetCI.Low), float64(rep.NewOnsetCI.High), float64(rep.NewOnsetPer100DriveYears); !(0 <= lo && lo < pt && pt < hi && hi <= 200*365.25/100) {
+		t.Errorf("new-onset CI %v around %v", rep.NewOnsetCI, pt)
+	}
+}
+
+// When every healthy drive has the same episodes over the same time, each
+// resample has the same new-onset rate: the interval is the point.
+func TestNewOnsetCIOfIdenticalDrives(t *testing.T) {
+	var ds []Drive
+	for _, s := range []string{"H1", "H2", "H3"} {
+		ds = append(ds, Drive{Serial: s, FirstSeen: day0, LastSeen: day0 + 364, Rows: 365, Alarmed: true, FirstAlarm: day0 + 5, LastAlarm: day0 + 5, Episodes: 1})
+	}
+	rep, err := Evaluate(ds, Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 100 * 365.25 / 365
+	if !near(float64(rep.NewOnsetPer100DriveYears), want) || !near(float64(rep.NewOnsetCI.Low), want) || !near(float64(rep.NewOnsetCI.High), want) {
+		t.Errorf("new onset %v, CI %v, want %v", rep.NewOnsetPer100DriveYears, rep.NewOnsetCI, want)
+	}
 }
 
 func TestBootstrapDeterministic(t *testing.T) {

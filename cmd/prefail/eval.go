@@ -247,7 +247,7 @@ func renderReport(b *strings.Builder, title string, r *evaluation.Report) {
 	tw.Flush()
 	fmt.Fprintf(b, "  healthy drives flagged: %d of %d (%s), %s per year, 95%% CI %s; %s per observed drive-year\n",
 		r.HealthyFlagged, r.Healthy, pct(r.HealthyFlaggedFraction), pct(r.HealthyFlagRate), ci(r.HealthyFlagRateCI), pct(r.HealthyFlaggedPerDriveYear))
-	fmt.Fprintf(b, "  new-onset alarm episodes on healthy drives: %d, %s per 100 drive-years\n", r.NewOnsetEpisodes, num(r.NewOnsetPer100DriveYears))
+	fmt.Fprintf(b, "  new-onset alarm episodes on healthy drives: %d, %s per 100 drive-years, 95%% CI %s\n", r.NewOnsetEpisodes, num(r.NewOnsetPer100DriveYears), rateCI(r.NewOnsetCI))
 	if lt := r.LeadTime; lt != nil {
 		d := func(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
 		fmt.Fprintf(b, "  lead time of the %d failures alarmed in time (days): min %s, p10 %s, p25 %s, median %s, p75 %s, p90 %s, max %s\n",
@@ -276,6 +276,15 @@ func ci(iv evaluation.Interval) string {
 		return "-"
 	}
 	return fmt.Sprintf("[%.1f, %.1f]", 100*float64(iv.Low), 100*float64(iv.High))
+}
+
+// rateCI prints an interval of a rate that is not a fraction (episodes
+// per 100 drive-years).
+func rateCI(iv evaluation.Interval) string {
+	if math.IsNaN(float64(iv.Low)) {
+		return "-"
+	}
+	return fmt.Sprintf("[%.2f, %.2f]", float64(iv.Low), float64(iv.High))
 }
 
 func thousands(n int) string {
