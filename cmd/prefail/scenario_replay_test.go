@@ -51,6 +51,10 @@ var scenarioCases = []scenarioCase{
 	{name: "psu-intermittent-input-loss", targets: []string{psuBay1}, after: []string{psuBay2}},
 	{name: "clogged-filter", targets: []string{cpu1Temp}},
 	{name: "redundant-psu-loss", targets: []string{psuBay1}, after: []string{psuBay2}},
+	// A one-fan chassis: no sibling to read the load off, so the fan is
+	// judged at comparable temperature (detector/fan_thermal.go).
+	{name: "lone-fan-healthy", healthy: true},
+	{name: "lone-fan-bearing-wear", targets: []string{fanBay1}},
 }
 
 const minLead = 24 * time.Hour

@@ -323,7 +323,7 @@ func TestEmbeddedTrees(t *testing.T) {
 func TestEmbeddedScenariosResolve(t *testing.T) {
 	names := EmbeddedScenarioNames()
 	if strings.Join(names, ",") != "aging-server,clogged-filter,fan-bearing-wear,fan-sudden-stop,healthy-baseline,healthy-busy,"+
-		"psu-intermittent-input-loss,psu-output-sag-efficiency,redundant-psu-loss" {
+		"lone-fan-bearing-wear,lone-fan-healthy,psu-intermittent-input-loss,psu-output-sag-efficiency,redundant-psu-loss" {
 		t.Fatalf("EmbeddedScenarioNames() = %v", names)
 	}
 	for _, name := range names {
