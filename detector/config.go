@@ -113,6 +113,17 @@ type DiskConfig struct {
 	PercentageUsedWatch float64 `json:"percentage_used_watch"`
 	// MediaLifeLeftWatch: Redfish PredictedMediaLifeLeftPercent below this counts.
 	MediaLifeLeftWatch float64 `json:"media_life_left_watch"`
+	// NormalizedWindow, NormalizedHorizon, NormalizedForecast,
+	// NormalizedMinDrop: an ATA attribute's normalized value that fell at
+	// least NormalizedMinDrop points within NormalizedWindow and whose
+	// trend crosses the vendor's failure threshold within
+	// NormalizedHorizon scores from half of NormalizedForecast (at the
+	// horizon) to all of it (crossing now), with the forecast
+	// (disk_normalized.go).
+	NormalizedWindow   Duration `json:"normalized_window"`
+	NormalizedHorizon  Duration `json:"normalized_horizon"`
+	NormalizedForecast float64  `json:"normalized_forecast"`
+	NormalizedMinDrop  float64  `json:"normalized_min_drop"`
 }
 
 // CounterConfig is one SMART counter signal.
@@ -348,6 +359,10 @@ func DefaultConfig() Config {
 			SpareMargin:         10,
 			PercentageUsedWatch: 90,
 			MediaLifeLeftWatch:  10,
+			NormalizedWindow:    30 * day,
+			NormalizedHorizon:   30 * day,
+			NormalizedForecast:  0.8,
+			NormalizedMinDrop:   3,
 		},
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,

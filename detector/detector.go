@@ -186,7 +186,8 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 		// slot remembers what the name at this position resolved to.
 		slot := &comp.slots[i]
 		if slot.name != r.Name || (slot.tracked && slot.series == nil) {
-			*slot = readingSlot{name: r.Name, tracked: d.tracked(c.Kind, r.Name)}
+			*slot = readingSlot{name: r.Name, tracked: d.tracked(c.Kind, r.Name) ||
+				c.Kind == model.KindDrive && isNormalized(r.Name) && hasFailureThreshold(r.Thresholds)}
 			if slot.tracked {
 				slot.series = comp.Series[r.Name]
 			}
@@ -215,6 +216,12 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 			comp.Units[r.Name] = r.Unit
 		}
 	}
+}
+
+// hasFailureThreshold: an ATA attribute's threshold above zero (the
+// normalized-trend signal follows those; see disk_normalized.go).
+func hasFailureThreshold(t *model.Thresholds) bool {
+	return t != nil && t.LowerCritical != nil && *t.LowerCritical > 0
 }
 
 // tracked says which readings get a history. Drives report dozens of SMART
