@@ -137,6 +137,23 @@ func TestDiskWearForecast(t *testing.T) {
 	}
 }
 
+// A sparse drive series keeps a slot only at a change: wear that rose 5
+// points in 5 days, then held for 25, is fitted over its days, not its
+// six change points.
+func TestDiskWearForecastSparse(t *testing.T) {
+	d := mustNew(t)
+	for day := 0; day < 30; day++ {
+		d.Observe(driveSnap(day, "N", map[string]float64{"percentage_used": 90 + float64(min(day, 5))}))
+	}
+	// Over the days the line rises about a fifth of a point a day from
+	// 95: 100 some 60-90 days out. Over the change points alone it is
+	// already past 100 today, and no forecast is given at all.
+	a := d.Assessments()[0]
+	if fc := a.Forecast; fc == nil || fc.At.Before(t0.Add(60*24*time.Hour)) || fc.At.After(t0.Add(120*24*time.Hour)) {
+		t.Errorf("forecast %+v, want 100 between day 60 and day 120", fc)
+	}
+}
+
 // Saving and restoring the state mid-stream changes nothing: the restored
 // detector emits exactly the events the uninterrupted one does.
 func TestStateRoundTrip(t *testing.T) {

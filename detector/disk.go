@@ -181,7 +181,14 @@ func forecastUp(s *series, now int64, thr float64, name string, ev *evaluation) 
 }
 
 func forecast(s *series, now int64, thr float64, name string, ev *evaluation, dir float64) {
-	f, ok := fitLine(s.Buckets, s.Width)
+	bs := s.Buckets
+	if len(bs) == 0 {
+		return
+	}
+	if s.Sparse {
+		bs = s.steps(bs[0].Start, now)
+	}
+	f, ok := fitLine(bs, s.Width)
 	if !ok || f.slope*dir <= 0 {
 		return
 	}

@@ -15,9 +15,7 @@ import (
 // STATUS; smartctl's "FAILING_NOW"), which the failure_predicted signal
 // already scores. Before that, the trend is the time-to-threshold the
 // drive's own verdict never gives: the normalized values of the last
-// Disk.NormalizedWindow, one per day (a drive's series keeps a slot only
-// when a value changes, so the days in between repeat the last value),
-// fitted by a line, crossing the threshold within NormalizedHorizon.
+// Disk.NormalizedWindow, one per day (series.steps), fitted by a line, crossing the threshold within NormalizedHorizon.
 //
 // Only attributes that come with a threshold above zero are followed: a
 // zero threshold means the vendor says the attribute never fails the
@@ -54,7 +52,7 @@ func (d *Detector) diskNormalized(comp *component, now int64, ev *evaluation) {
 		if cur <= thr {
 			continue // at its threshold: the drive's own verdict
 		}
-		days := dailySteps(s, now-window, now)
+		days := s.steps(now-window, now)
 		if len(days) < 3 {
 			continue
 		}
@@ -65,7 +63,7 @@ func (d *Detector) diskNormalized(comp *component, now int64, ev *evaluation) {
 		if peak-cur < cfg.NormalizedMinDrop {
 			continue // a wobble, not a trend (Seagate's attribute 1 moves by tens)
 		}
-		f, ok := fitLine(days, 86400)
+		f, ok := fitLine(days, s.Width)
 		if !ok || f.slope >= 0 {
 			continue
 		}
@@ -100,20 +98,4 @@ func (d *Detector) attributeLabel(name string) string {
 		}
 	}
 	return ""
-}
-
-// dailySteps expands a sparse series into one slot per day from since to
-// now, each holding the value in force that day.
-func dailySteps(s *series, since, now int64) []bucket {
-	start := max(since, s.FirstTime)
-	start -= start % 86400
-	var out []bucket
-	for t := start; t <= now; t += 86400 {
-		v, ok := s.valueAt(t + 86399)
-		if !ok {
-			continue
-		}
-		out = append(out, bucket{Start: t, N: 1, Sum: v, SumSq: v * v, Min: v, Max: v, Last: v})
-	}
-	return out
 }

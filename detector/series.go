@@ -177,6 +177,28 @@ type fit struct {
 	t0               int64
 }
 
+// steps returns one slot per bucket width from since to now, each holding
+// the value in force in it. A sparse series keeps a slot only when its
+// value changes, so a line fitted to its slots alone would weigh every
+// change as much as a month without one; fitted to its steps, the days in
+// between count as the steady days they were.
+func (s *series) steps(since, now int64) []bucket {
+	if len(s.Buckets) == 0 {
+		return nil
+	}
+	start := max(since, s.FirstTime)
+	start -= start % s.Width
+	var out []bucket
+	for t := start; t <= now; t += s.Width {
+		v, ok := s.valueAt(t + s.Width - 1)
+		if !ok {
+			continue
+		}
+		out = append(out, bucket{Start: t, N: 1, Sum: v, SumSq: v * v, Min: v, Max: v, Last: v})
+	}
+	return out
+}
+
 // fitLine fits the bucket means (at bucket mid-points). Needs >= 3 buckets.
 func fitLine(bs []bucket, width int64) (fit, bool) {
 	n := len(bs)
