@@ -428,6 +428,10 @@ func (c Config) Validate() error {
 	if c.Hysteresis < 0 || c.Hysteresis >= c.Watch {
 		return fmt.Errorf("detector config: hysteresis %g must be in [0, watch)", c.Hysteresis)
 	}
+	if c.Disk.NormalizedWindow <= 0 || c.Disk.NormalizedHorizon <= 0 {
+		return fmt.Errorf("detector config: disk.normalized_window and disk.normalized_horizon must be > 0, got %s and %s",
+			c.Disk.NormalizedWindow.D(), c.Disk.NormalizedHorizon.D())
+	}
 	for k, kc := range c.Kinds {
 		if kc.Bucket <= 0 || kc.History < 3 || kc.Confirm < 1 {
 			return fmt.Errorf("detector config: kind %q: bucket must be > 0, history >= 3, confirm >= 1", k)

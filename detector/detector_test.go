@@ -217,6 +217,9 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := LoadConfig(stringsReader(`{"no_such_field": 1}`)); err == nil {
 		t.Error("an unknown field accepted")
 	}
+	if _, err := LoadConfig(stringsReader(`{"disk": {"normalized_horizon": "0d"}}`)); err == nil || !strings.Contains(err.Error(), "normalized_horizon") {
+		t.Errorf("a zero forecast horizon: %v", err)
+	}
 }
 
 // A drive as the Redfish reader maps it (FailurePredicted, media life left)
