@@ -258,8 +258,14 @@ type Snapshot struct {
 	Requests int `json:"requests"`
 }
 
-// Worst returns the worst component health in the snapshot (ok when empty).
+// Worst returns the worst component health in the snapshot.
+//
+// A snapshot without components is unknown, never ok: a BMC that answers
+// with an empty tree says nothing about the server's health.
 func (s *Snapshot) Worst() Health {
+	if len(s.Components) == 0 {
+		return HealthUnknown
+	}
 	w := HealthOK
 	for _, c := range s.Components {
 		w = Worst(w, c.Health)

@@ -13,28 +13,37 @@ package redfish
 import (
 	"context"
 	"fmt"
-	"strings"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/stmcginnis/gofish"
 
 	"github.com/prefail/prefail/model"
 )
 
 // Client reads one Redfish service. It keeps one session open across scans
 // (log out with Close). A Client is safe for use by one scan at a time.
+//
+// Every request goes to the endpoint's origin only (see origin.go), every
+// response and every scan is bounded (WithMaxResponseBytes,
+// WithMemoryBudget, WithMaxMembers), and Close always deletes the session.
 type Client struct {
 	endpoint string
+	origin   origin
 	cfg      config
 
-	api        *gofish.APIClient
-	counter    *countingTransport
-	features   features
-	authMu     sync.Mutex // guards token, sessionURL, cfg.basicAuth during a scan
+	hc        *http.Client
+	guard     *guardTransport
+	sem       chan struct{} // requests in flight (WithMaxInFlight)
+	connected bool
+	features  features
+
+	authMu     sync.Mutex // guards the session fields and pending
 	token      string
 	sessionURL string
+	session    bool     // logged in (with or without a token)
+	pending    []string // warnings from login, for the next snapshot
 	now        func() time.Time
 }
 
@@ -45,45 +54,57 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	endpoint = strings.TrimRight(endpoint, "/")
-	if !strings.HasPrefix(endpoint, "https://") && !strings.HasPrefix(endpoint, "http://") {
-		return nil, fmt.Errorf("redfish endpoint %q: want https://host[:port] or http://host:port", endpoint)
+	o, err := parseOrigin(endpoint)
+	if err != nil {
+		return nil, err
 	}
-	return &Client{endpoint: endpoint, cfg: cfg, now: time.Now}, nil
+	return &Client{endpoint: o.String(), origin: o, cfg: cfg, now: time.Now, sem: make(chan struct{}, cfg.maxInFlight)}, nil
+}
+
+// requests is the number of requests made so far.
+func (c *Client) requests() int64 {
+	if c.guard == nil {
+		return 0
+	}
+	return c.guard.n.Load()
 }
 
 // Scan reads every chassis, system and manager of the service, logging in
 // first if no session is open. Snapshot.Requests counts the HTTP requests
-// this call made. What could not be read is in Snapshot.Warnings; an error
-// is returned only when nothing could be read (service root unreachable,
-// login refused).
+// this call made. What could not be read is in Snapshot.Warnings. An error
+// is returned when nothing could be read (service root unreachable, login
+// refused), when the service yields no component at all (ErrNoComponents:
+// its health is unknown, not ok), and when ctx ended the scan early; the
+// snapshot is returned in every case, with what was read.
 func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
-	var before int64
-	if c.counter != nil {
-		before = c.counter.n.Load()
-	}
+	before := c.requests()
 	snap := &model.Snapshot{Target: c.endpoint, Time: c.now().UTC(), Components: []model.Component{}, Events: []model.Event{}, Warnings: []model.Warning{}}
-	count := func() {
-		if c.counter != nil {
-			snap.Requests = int(c.counter.n.Load() - before)
+	finish := func(err error) (*model.Snapshot, error) {
+		snap.Requests = int(c.requests() - before)
+		c.authMu.Lock()
+		for _, w := range c.pending {
+			snap.Warnings = append(snap.Warnings, model.Warning{Source: c.endpoint, Message: w})
 		}
+		c.pending = nil
+		c.authMu.Unlock()
+		if err != nil {
+			return snap, fmt.Errorf("%s: %w", c.endpoint, err)
+		}
+		return snap, nil
 	}
-	if c.api == nil {
+	if !c.connected {
 		if err := c.connect(ctx); err != nil {
-			count()
-			return snap, fmt.Errorf("%s: %w", c.endpoint, err)
+			return finish(err)
 		}
 	}
-	if _, tok := c.authHeaders(); c.cfg.username != "" && !c.cfg.basicAuth && tok == "" {
+	if !c.loggedIn() {
 		if err := c.login(ctx); err != nil {
-			count()
-			return snap, fmt.Errorf("%s: %w", c.endpoint, err)
+			return finish(err)
 		}
 	}
 
 	s := &scan{f: newFetcher(ctx, c), cfg: &c.cfg, log: c.cfg.logger}
 	s.run()
-	count()
 
 	snap.Components = s.components()
 	snap.Redundancy = s.redundancy
@@ -92,28 +113,32 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 		snap.Events = []model.Event{}
 	}
 	snap.Warnings = append(snap.Warnings, s.warnings...)
-	if len(snap.Components) == 0 && s.fatal != nil {
-		return snap, fmt.Errorf("%s: %w", c.endpoint, s.fatal)
+	switch {
+	case ctx.Err() != nil:
+		return finish(fmt.Errorf("scan cut short with %d components read: %w", len(snap.Components), context.Cause(ctx)))
+	case len(snap.Components) == 0 && s.fatal != nil:
+		return finish(s.fatal)
+	case len(snap.Components) == 0:
+		return finish(fmt.Errorf("%w: the service answered but lists no chassis, system or manager: its hardware health is unknown", ErrNoComponents))
 	}
-	return snap, nil
+	return finish(nil)
 }
 
 // Close logs out of the session, if one is open, and returns the number of
-// requests that took.
+// requests that took. It runs even when ctx is already done (on a detached
+// context bounded by a few seconds), so that no session is left open on
+// the BMC, and closes the client's idle connections.
 func (c *Client) Close(ctx context.Context) (int, error) {
-	if c.counter == nil {
-		return 0, nil
-	}
-	before := c.counter.n.Load()
+	before := c.requests()
 	err := c.logout(ctx)
-	if c.api != nil {
-		c.api.HTTPClient.CloseIdleConnections()
+	if c.hc != nil {
+		c.hc.CloseIdleConnections()
 	}
-	return int(c.counter.n.Load() - before), err
+	return int(c.requests() - before), err
 }
 
-// Scan is the one-shot form: log in, scan, log out. The snapshot's request
-// count includes the logout.
+// Scan is the one-shot form: log in, scan, log out (also when ctx ends
+// the scan). The snapshot's request count includes the logout.
 func Scan(ctx context.Context, endpoint string, opts ...Option) (*model.Snapshot, error) {
 	c, err := New(endpoint, opts...)
 	if err != nil {
@@ -124,7 +149,7 @@ func Scan(ctx context.Context, endpoint string, opts ...Option) (*model.Snapshot
 	if snap != nil {
 		snap.Requests += n
 		if cerr != nil {
-			snap.Warnings = append(snap.Warnings, model.Warning{Source: endpoint, Message: "logout: " + cerr.Error()})
+			snap.Warnings = append(snap.Warnings, model.Warning{Source: c.endpoint, Message: "logout: " + cerr.Error()})
 		}
 	}
 	return snap, err
@@ -144,6 +169,7 @@ type scan struct {
 	events     []model.Event
 	warnings   []model.Warning
 	fatal      error
+	cut        int             // reads not made because the context ended
 	seen       map[string]bool // component ids already reported
 	// chassisDrives are read after the other walks (see run).
 	chassisDrives []struct{ id, chassis string }

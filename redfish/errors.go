@@ -3,6 +3,8 @@ package redfish
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/stmcginnis/gofish/schemas"
@@ -20,8 +22,26 @@ var (
 	ErrUnavailable = errors.New("service unavailable")
 	// ErrSessionLimit: the BMC has no free session (Base SessionLimitExceeded).
 	ErrSessionLimit = errors.New("session limit reached")
-	// ErrMalformed: a response body is not the JSON it should be.
+	// ErrMalformed: a response body is not the JSON it should be
+	// (invalid JSON, truncated, not an object).
 	ErrMalformed = errors.New("malformed response")
+	// ErrRefused: the reader refused a request the service asked for: a
+	// link, Location header or redirect outside the target's own origin
+	// (another scheme, host or port, userinfo, https to http). Credentials
+	// only ever go to the origin.
+	ErrRefused = errors.New("refused: outside the target's origin")
+	// ErrTooLarge: a response body, a collection or the scan's memory
+	// budget went over its bound (WithMaxResponseBytes, WithMaxMembers,
+	// WithMemoryBudget).
+	ErrTooLarge = errors.New("too large")
+	// ErrNoSessionService: the service has no session service (POST to the
+	// Sessions collection answered 404 or 405) and Basic auth was not
+	// configured (WithBasicAuth): the password is never sent as Basic auth
+	// unless asked for.
+	ErrNoSessionService = errors.New("no session service")
+	// ErrNoComponents: the service answered but reported no component at
+	// all (an empty tree): the server's health is unknown, not ok.
+	ErrNoComponents = errors.New("no components")
 )
 
 // ExtendedInfo is one Redfish @Message.ExtendedInfo message.
@@ -34,7 +54,8 @@ type ExtendedInfo struct {
 
 // Error is an HTTP error answered by a Redfish service.
 type Error struct {
-	Method     string
+	Method string
+	// URL is the path (and query) asked for, on the target's origin.
 	URL        string
 	StatusCode int
 	// Code and Message are the Redfish error object's code and message.
@@ -54,6 +75,15 @@ func (e *Error) Error() string {
 			msg = strings.TrimSpace(x.MessageID + " " + x.Message)
 			break
 		}
+	}
+	if msg == strconv.Itoa(e.StatusCode) || msg == http.StatusText(e.StatusCode) {
+		msg = "" // "HTTP 401: 401" says nothing twice
+	}
+	switch e.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		b.WriteString(": the BMC refused the credentials")
+	case http.StatusServiceUnavailable:
+		b.WriteString(": the service is unavailable (busy or starting)")
 	}
 	if msg != "" {
 		if len(msg) > 300 {

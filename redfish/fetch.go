@@ -2,199 +2,83 @@ package redfish
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/stmcginnis/gofish"
-	"github.com/stmcginnis/gofish/schemas"
 )
 
-// maxBody bounds one response body; a BMC that streams more is broken.
-const maxBody = 64 << 20
-
-// sessionsURI is fixed by DSP0266 ("The URI for the Sessions collection
-// shall be /redfish/v1/SessionService/Sessions"). gofish v0.26.0 keeps the
-// service root's link to it private, so we use the fixed URI.
-const sessionsURI = "/redfish/v1/SessionService/Sessions"
-
-// countingTransport counts every HTTP request that reaches the wire, so
-// that Snapshot.Requests is what the BMC saw (logins and logouts included).
-type countingTransport struct {
-	next http.RoundTripper
-	n    atomic.Int64
+// budget is the memory one scan may hold in decoded responses
+// (WithMemoryBudget). The scan keeps every resource it read until it
+// ends, so the bound is on the sum: bytes read plus an estimate of what
+// decoding them into maps costs (decodedCost).
+type budget struct {
+	n     atomic.Int64
+	total int64
 }
 
-func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	t.n.Add(1)
-	return t.next.RoundTrip(r)
+func newBudget(n int64) *budget {
+	b := &budget{total: n}
+	b.n.Store(n)
+	return b
 }
 
-func newHTTPClient(cfg *config) (*http.Client, *countingTransport, error) {
-	var base http.RoundTripper
-	if cfg.httpClient != nil && cfg.httpClient.Transport != nil {
-		base = cfg.httpClient.Transport
-	} else {
-		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.tlsConfig != nil {
-			tlsConf = cfg.tlsConfig.Clone()
-		}
-		if cfg.caFile != "" {
-			pem, err := os.ReadFile(cfg.caFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("CA file: %w", err)
+func (b *budget) left() int64 { return max(b.n.Load(), 0) }
+
+// charge takes the cost of decoding body, or refuses it (taking nothing)
+// when it does not fit.
+func (b *budget) charge(body []byte) error {
+	cost := decodedCost(body)
+	if b.n.Add(-cost) < 0 {
+		b.n.Add(cost)
+		return fmt.Errorf("%w: decoding this %s body would hold about %s, over the %s left of the scan's %s memory budget (WithMemoryBudget)",
+			ErrTooLarge, sizeText(int64(len(body))), sizeText(cost), sizeText(b.left()), sizeText(b.total))
+	}
+	return nil
+}
+
+// bytesPerValue is what one decoded JSON value costs in a map[string]any
+// tree (interface, string or json.Number header, map slot), measured with
+// testing.AllocsPerRun-style heap deltas on Redfish captures: 50-70 bytes.
+const bytesPerValue = 64
+
+// decodedCost estimates the memory body takes once decoded: its bytes
+// plus bytesPerValue for each JSON value in it. Values are counted by
+// their separators outside strings, in one pass over the bytes, before
+// anything is decoded: a body of twelve million zeros ("[0,0,...]", 24 MB)
+// costs 800 MB decoded, and is refused up front.
+func decodedCost(body []byte) int64 {
+	values := int64(1)
+	inString, escaped := false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
 			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("CA file %s: no PEM certificate in it", cfg.caFile)
-			}
-			tlsConf.RootCAs = pool
-		}
-		if cfg.insecure {
-			tlsConf.InsecureSkipVerify = true //nolint:gosec // explicit per-target choice (WithInsecure)
-		}
-		base = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			TLSClientConfig:     tlsConf,
-			TLSHandshakeTimeout: 15 * time.Second,
-			// One BMC: keep a few connections alive and reuse them.
-			MaxIdleConnsPerHost: cfg.maxInFlight,
-			MaxConnsPerHost:     cfg.maxInFlight,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
+		case c == '"':
+			inString = true
+		case c == ',' || c == '[' || c == '{':
+			values++
 		}
 	}
-	ct := &countingTransport{next: base}
-	hc := &http.Client{Transport: ct}
-	if cfg.httpClient != nil {
-		hc.CheckRedirect = cfg.httpClient.CheckRedirect
-		hc.Jar = cfg.httpClient.Jar
-	}
-	return hc, ct, nil
-}
-
-// connect fetches the service root through gofish and keeps its client as
-// our transport: gofish handles headers, the in-flight semaphore and the
-// Redfish error object. Authentication is ours (see authHeaders).
-func (c *Client) connect(ctx context.Context) error {
-	hc, ct, err := newHTTPClient(&c.cfg)
-	if err != nil {
-		return err
-	}
-	api, err := gofish.ConnectContext(ctx, gofish.ClientConfig{
-		Endpoint:   c.endpoint,
-		HTTPClient: hc,
-		// Our transport is already set up (TLS, keep-alive); gofish must not
-		// rewrite it. Without ReuseConnections gofish sets Connection: close
-		// on every request: a new TCP+TLS handshake per request.
-		NoModifyTransport:     true,
-		ReuseConnections:      true,
-		MaxConcurrentRequests: int64(c.cfg.maxInFlight),
-	})
-	if err != nil {
-		return fmt.Errorf("service root: %w", fromGofish(http.MethodGet, c.endpoint+"/redfish/v1/", err))
-	}
-	c.api, c.counter = api, ct
-	f := api.Service.ProtocolFeaturesSupported
-	c.features = features{
-		expandAll: f.ExpandQuery.ExpandAll, noLinks: f.ExpandQuery.NoLinks,
-		levels: f.ExpandQuery.Levels, maxLevels: int(f.ExpandQuery.MaxLevels),
-		topSkip: f.TopSkipQuery,
-	}
-	return nil
-}
-
-type features struct {
-	expandAll, noLinks, levels bool
-	maxLevels                  int
-	topSkip                    bool
-}
-
-// login opens a Redfish session. A service that answers without a token
-// (DMTF's Redfish-Mockup-Server answers 204 with only a Location) is used
-// with HTTP Basic instead.
-func (c *Client) login(ctx context.Context) error {
-	api := c.api.WithContext(ctx)
-	auth, err := schemas.CreateSession(api, sessionsURI, c.cfg.username, c.cfg.password)
-	if err != nil {
-		e := fromGofish(http.MethodPost, sessionsURI, err)
-		if errors.Is(e, ErrNotFound) || isStatus(e, http.StatusMethodNotAllowed) {
-			// No session service: fall back to Basic on every request.
-			c.authMu.Lock()
-			c.cfg.basicAuth = true
-			c.authMu.Unlock()
-			return nil
-		}
-		return fmt.Errorf("login: %w", e)
-	}
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
-	if auth.Token == "" {
-		c.cfg.basicAuth = true
-		c.sessionURL = auth.Session // still log out what was created
-		return nil
-	}
-	c.token, c.sessionURL = auth.Token, auth.Session
-	return nil
-}
-
-func isStatus(err error, code int) bool {
-	var e *Error
-	return errors.As(err, &e) && e.StatusCode == code
-}
-
-// authHeaders returns the headers that authenticate a request, and the
-// session token they carry ("" for none).
-func (c *Client) authHeaders() (map[string]string, string) {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
-	switch {
-	case c.token != "":
-		return map[string]string{"X-Auth-Token": c.token}, c.token
-	case c.cfg.username != "" && c.cfg.basicAuth:
-		req, _ := http.NewRequest(http.MethodGet, "/", nil)
-		req.SetBasicAuth(c.cfg.username, c.cfg.password)
-		return map[string]string{"Authorization": req.Header.Get("Authorization")}, ""
-	}
-	return nil, ""
-}
-
-// logout deletes the session, if any.
-func (c *Client) logout(ctx context.Context) error {
-	if c.api == nil || c.sessionURL == "" {
-		return nil
-	}
-	api := c.api.WithContext(ctx)
-	url := c.sessionURL
-	hdrs, _ := c.authHeaders()
-	resp, err := api.DeleteWithHeaders(url, hdrs)
-	if resp != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-	}
-	c.token, c.sessionURL = "", ""
-	if err != nil {
-		if e := fromGofish(http.MethodDelete, url, err); !errors.Is(e, ErrNotFound) {
-			return e
-		}
-	}
-	return nil
+	return int64(len(body)) + values*bytesPerValue
 }
 
 // fetcher serves one scan: it remembers every resource it has seen, either
 // fetched or found expanded inside another response, so each resource
 // costs at most one request and none when $expand already delivered it.
 type fetcher struct {
-	c   *Client
-	ctx context.Context
+	c      *Client
+	ctx    context.Context
+	budget *budget
 
 	mu       sync.Mutex
 	cache    map[string]map[string]any
@@ -205,7 +89,7 @@ type fetcher struct {
 }
 
 func newFetcher(ctx context.Context, c *Client) *fetcher {
-	return &fetcher{c: c, ctx: ctx, cache: map[string]map[string]any{}, failed: map[string]error{}, inflight: map[string]chan struct{}{}}
+	return &fetcher{c: c, ctx: ctx, budget: newBudget(c.cfg.memoryBudget), cache: map[string]map[string]any{}, failed: map[string]error{}, inflight: map[string]chan struct{}{}}
 }
 
 // expandQuery returns the $expand parameter for levels, or "" when the
@@ -262,6 +146,11 @@ func (f *fetcher) cached(id string) (map[string]any, bool) {
 func (f *fetcher) getFresh(id, query string, whole bool) (map[string]any, error) {
 	key := normID(id)
 	req := key + "?" + query
+	if err := f.ctx.Err(); err != nil {
+		// Past the deadline every read fails at once: the walk ends
+		// quickly with what it has (see scan.warnErr).
+		return nil, fmt.Errorf("GET %s: %w", key, context.Cause(f.ctx))
+	}
 	f.mu.Lock()
 	// The chassis, systems and managers walks run concurrently and meet at
 	// shared resources (a drive linked from both): one request serves both.
@@ -355,9 +244,12 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.budget.charge(body); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
 	m, err := parseResource(body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w: %v", url, ErrMalformed, err)
+		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if e, ok := m["error"].(map[string]any); ok && m["@odata.id"] == nil {
 		// A Redfish error object answered with 200 (seen in captures of
@@ -386,24 +278,10 @@ func (f *fetcher) relogin(stale string) bool {
 }
 
 func (f *fetcher) do(url string) ([]byte, string, error) {
-	api := f.c.api.WithContext(f.ctx)
 	hdrs, token := f.c.authHeaders()
-	resp, err := api.GetWithHeaders(url, hdrs)
+	resp, err := f.c.request(f.ctx, http.MethodGet, url, nil, hdrs, f.budget)
 	if err != nil {
-		e := fromGofish(http.MethodGet, url, err)
-		var re *Error
-		if errors.As(e, &re) && re.StatusCode == http.StatusServiceUnavailable && resp != nil {
-			re.RetryAfter = resp.Header.Get("Retry-After")
-		}
-		return nil, token, e
+		return nil, token, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, token, fmt.Errorf("GET %s: reading body: %w", url, err)
-	}
-	if len(body) > maxBody {
-		return nil, token, fmt.Errorf("GET %s: body larger than %d MiB", url, maxBody>>20)
-	}
-	return body, token, nil
+	return resp.body, token, nil
 }

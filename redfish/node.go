@@ -3,7 +3,9 @@ package redfish
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -29,19 +31,29 @@ type node struct {
 
 // parseResource decodes a response body. Numbers are kept as json.Number
 // so that large integers (capacities, serials) lose no precision.
+// Errors wrap ErrMalformed and say where the JSON broke.
 func parseResource(body []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, err
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %s", ErrMalformed, se.Offset, strings.TrimPrefix(se.Error(), "invalid "))
+		case errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("%w: empty body where a JSON object was expected", ErrMalformed)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("%w: invalid JSON: the body ends at byte %d in the middle of a value (truncated?)", ErrMalformed, len(body))
+		}
+		return nil, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("trailing data after the JSON object")
+		return nil, fmt.Errorf("%w: invalid JSON at byte %d: data after the JSON object", ErrMalformed, dec.InputOffset())
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
+		return nil, fmt.Errorf("%w: want a JSON object, got %s", ErrMalformed, jsonKind(v))
 	}
 	return m, nil
 }

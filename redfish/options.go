@@ -21,6 +21,9 @@ type config struct {
 	maxInFlight        int
 	expand             bool
 	logger             zerolog.Logger
+	maxResponseBytes   int64
+	memoryBudget       int64
+	maxMembers         int
 }
 
 func defaultConfig() config {
@@ -29,6 +32,11 @@ func defaultConfig() config {
 		maxInFlight:   4,
 		expand:        true,
 		logger:        zerolog.Nop(),
+		// The largest real responses (a $expand of a big server's Sensors,
+		// 100 expanded log entries) are a few MiB.
+		maxResponseBytes: 16 << 20,
+		memoryBudget:     96 << 20,
+		maxMembers:       2000,
 	}
 }
 
@@ -75,3 +83,36 @@ func WithoutExpand() Option { return func(c *config) { c.expand = false } }
 
 // WithLogger logs requests and decisions at debug level. The default logs nothing.
 func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMaxResponseBytes bounds one response body (default 16 MiB), the
+// service root included; a larger one is refused (ErrTooLarge) without
+// being read further.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxResponseBytes = n
+		}
+	}
+}
+
+// WithMemoryBudget bounds the memory one scan may hold in decoded
+// responses (default 96 MiB, estimated from the bytes and JSON values
+// read). Past it, further reads fail with ErrTooLarge and the scan
+// reports what it had.
+func WithMemoryBudget(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.memoryBudget = n
+		}
+	}
+}
+
+// WithMaxMembers bounds the members read from one collection (default
+// 2000); the rest are skipped with a warning.
+func WithMaxMembers(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxMembers = n
+		}
+	}
+}

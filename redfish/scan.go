@@ -1,6 +1,7 @@
 package redfish
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -38,6 +39,11 @@ func (s *scan) run() {
 		}()
 	}
 	wg.Wait()
+	defer func() {
+		if s.cut > 0 {
+			s.warn(s.f.c.endpoint, fmt.Sprintf("the scan was cut short (%v): %d reads were not made; what is reported is what was read before", context.Cause(s.f.ctx), s.cut))
+		}
+	}()
 	s.systemsArea()
 	s.chassisArea()
 	s.managersArea()
@@ -72,8 +78,16 @@ func (s *scan) warn(source, msg string) {
 	s.warnings = append(s.warnings, model.Warning{Source: source, Message: msg})
 }
 
-// warnErr records a failed request as a warning naming the URL.
+// warnErr records a failed request as a warning naming the URL. Reads
+// that failed because the scan's context ended are counted instead, and
+// reported once (see run): past the deadline every read fails at once.
 func (s *scan) warnErr(url string, err error) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.mu.Lock()
+		s.cut++
+		s.mu.Unlock()
+		return
+	}
 	s.log.Debug().Str("url", url).Err(err).Msg("redfish: read failed")
 	s.warn(url, err.Error())
 }
@@ -161,11 +175,16 @@ func (s *scan) collectMembers(coll node, collID string, levels int, keepBroken b
 			}
 		}
 	}
-	out := make([]node, 0, len(items))
+	// Members not delivered inline are read concurrently, within the
+	// in-flight bound (WithMaxInFlight); the order stays the listing's.
+	slots := make([]node, len(items))
+	read := make([]bool, len(items))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.cfg.maxInFlight)
 	for i, it := range items {
 		id := it.id()
 		if cached, ok := s.f.cached(id); ok && id != "" {
-			out = append(out, s.node(cached, id))
+			slots[i], read[i] = s.node(cached, id), true
 			continue
 		}
 		if isErrorObject(it.m) {
@@ -178,16 +197,29 @@ func (s *scan) collectMembers(coll node, collID string, levels int, keepBroken b
 			if id == "" {
 				id = fmtID(normID(collID), "Members", i)
 			}
-			n := s.node(it.m, id)
-			out = append(out, n)
+			slots[i], read[i] = s.node(it.m, id), true
 			continue
 		}
-		if n, ok := s.resource(id, levels); ok {
-			out = append(out, n)
-		} else if keepBroken && id != "" {
-			// The member exists (it is listed) but could not be read:
-			// callers may still reach its standard sub-resources.
-			out = append(out, node{url: id, warn: s.warn})
+		if id == "" {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if n, ok := s.resource(id, levels); ok {
+				slots[i], read[i] = n, true
+			} else if keepBroken {
+				// The member exists (it is listed) but could not be read:
+				// callers may still reach its standard sub-resources.
+				slots[i], read[i] = node{url: id, warn: s.warn}, true
+			}
+		})
+	}
+	wg.Wait()
+	out := make([]node, 0, len(items))
+	for i := range slots {
+		if read[i] {
+			out = append(out, slots[i])
 		}
 	}
 	return out
@@ -200,11 +232,18 @@ func isErrorObject(m map[string]any) bool {
 }
 
 // memberItems lists a collection's Members (references or expanded
-// resources), following Members@odata.nextLink pages.
+// resources), following Members@odata.nextLink pages, at most
+// WithMaxMembers of them and maxPages pages, never the same page twice.
 func (s *scan) memberItems(coll node) []node {
 	items := coll.list("Members")
 	next := coll.str("Members@odata.nextLink")
-	for page := 0; next != "" && page < maxPages; page++ {
+	seen := map[string]bool{}
+	for page := 0; next != "" && page < maxPages && len(items) < s.cfg.maxMembers; page++ {
+		if seen[next] {
+			s.warn(coll.url, fmt.Sprintf("Members@odata.nextLink %s was already read: the pages loop", quoteRef(next)))
+			break
+		}
+		seen[next] = true
 		m, err := s.f.getFresh(next, "", false)
 		if err != nil {
 			s.warnErr(next, err)
@@ -213,6 +252,10 @@ func (s *scan) memberItems(coll node) []node {
 		n := s.node(m, next)
 		items = append(items, n.list("Members")...)
 		next = n.str("Members@odata.nextLink")
+	}
+	if len(items) > s.cfg.maxMembers {
+		s.warn(coll.url, fmt.Sprintf("%v: the collection lists %d members or more; read the first %d (WithMaxMembers)", ErrTooLarge, len(items), s.cfg.maxMembers))
+		items = items[:s.cfg.maxMembers]
 	}
 	return items
 }

@@ -33,6 +33,9 @@ type app struct {
 	stdin io.Reader
 	// onListen, when set, is told the URL a `mock` server listens on.
 	onListen func(url string)
+	// clients, when set (watch), keeps one Redfish client per target
+	// across rounds, so that one session serves them all.
+	clients *redfishClients
 
 	log zerolog.Logger
 }

@@ -132,7 +132,9 @@ func (f *fakeScanner) scan(ctx context.Context, req scanRequest) (*model.Snapsho
 	ans := f.answer[req.Endpoint]
 	f.mu.Unlock()
 	if ans == nil {
-		return &model.Snapshot{Target: req.Endpoint, Requests: 3}, nil
+		return &model.Snapshot{Target: req.Endpoint, Requests: 3, Components: []model.Component{
+			{Kind: model.KindChassis, ID: "/redfish/v1/Chassis/1", Name: "Chassis", Health: model.HealthOK},
+		}}, nil
 	}
 	return ans(ctx)
 }

@@ -87,6 +87,10 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 				jt.Worst = s.Worst()
 			}
 		}
+		if jt.Worst == "" {
+			// A failed scan has no verdict: the health is unknown.
+			jt.Worst = model.HealthUnknown
+		}
 		rep.Targets = append(rep.Targets, jt)
 	}
 	enc := json.NewEncoder(w)
@@ -124,7 +128,7 @@ func writeTarget(tw *tabwriter.Writer, r result) {
 	head := "== " + clean(r.Target)
 	if r.Err != nil {
 		// A failed scan has no verdict, whatever part of it was read.
-		head += "  FAILED"
+		head += "  FAILED  worst: " + healthText(model.HealthUnknown)
 	} else if s != nil {
 		head += "  worst: " + healthText(s.Worst())
 	}

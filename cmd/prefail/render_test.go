@@ -292,7 +292,7 @@ func TestJSONSchemaDocExample(t *testing.T) {
 }
 
 // TestFailedTargetHasNoVerdict: a failed scan's partial snapshot never
-// reads as "worst: ok".
+// reads as "worst: ok": its health is unknown.
 func TestFailedTargetHasNoVerdict(t *testing.T) {
 	r := result{Target: "https://bmc9", Err: errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority (hint: ...)"),
 		Snapshot: &model.Snapshot{Target: "https://bmc9"}}
@@ -300,14 +300,14 @@ func TestFailedTargetHasNoVerdict(t *testing.T) {
 	if err := writeTable(&buf, []result{r}); err != nil {
 		t.Fatal(err)
 	}
-	if out := buf.String(); strings.Contains(out, "worst") || !strings.Contains(out, "FAILED") || !strings.Contains(out, "(hint: ...)") {
+	if out := buf.String(); !strings.Contains(out, "worst: unknown") || strings.Contains(out, "worst: ok") || !strings.Contains(out, "FAILED") || !strings.Contains(out, "(hint: ...)") {
 		t.Errorf("table:\n%s", out)
 	}
 	buf.Reset()
 	if err := writeJSON(&buf, []result{r}, testTime); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(buf.String(), `"worst"`) {
-		t.Errorf("json has a verdict for a failed scan:\n%s", &buf)
+	if !strings.Contains(buf.String(), `"worst": "unknown"`) {
+		t.Errorf("json: a failed scan's worst health is not unknown:\n%s", &buf)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prefail/prefail/ipmi"
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
 )
@@ -362,8 +363,16 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 	select {
 	case o = <-done:
 	case <-tctx.Done():
-		// Stop waiting even if the reader does not honour ctx.
-		o.err = tctx.Err()
+		// The readers honour ctx: give this one a moment to hand over
+		// what it read and close its session, then stop waiting even if
+		// it does not return.
+		grace := time.NewTimer(readerGrace)
+		select {
+		case o = <-done:
+		case <-grace.C:
+			o.err = tctx.Err()
+		}
+		grace.Stop()
 	}
 	res.Duration = time.Since(start)
 	res.Snapshot = o.snap
@@ -376,13 +385,27 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 		res.Err = errors.New("reader returned no snapshot")
 		return res
 	}
+	if len(res.Snapshot.Components) == 0 {
+		// Whatever the reader: an answer with no part in it says nothing
+		// about the server, and must not pass for a healthy one.
+		res.Err = errors.New("the target answered but reported no component: its hardware health is unknown")
+		a.log.Info().Str("target", req.Endpoint).Err(res.Err).Msg("scan failed")
+		return res
+	}
 	a.log.Info().Str("target", req.Endpoint).Int("requests", res.Snapshot.Requests).Dur("took", res.Duration).Msg("scanned")
 	return res
 }
 
+// readerGrace is how long past a target's deadline its scan is waited
+// for: the reader's logout (redfish: 3 s on a detached context) and the
+// hand-over of what it read.
+const readerGrace = 4 * time.Second
+
 // explainScanError turns the reader's error into one a person can act on.
 func explainScanError(err error, tctx, parent context.Context, timeout time.Duration) error {
 	switch {
+	case errors.Is(err, redfish.ErrUnauthorized) || errors.Is(err, ipmi.ErrUnauthorized):
+		return fmt.Errorf("%w (hint: check the username and password: $%s / $%s, --username / --password-file, or username= / password-file= in the targets file)", err, envUsername, envPassword)
 	case parent.Err() != nil:
 		return fmt.Errorf("interrupted: %w", err)
 	case errors.Is(tctx.Err(), context.DeadlineExceeded) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || isTimeout(err)):
@@ -413,8 +436,9 @@ func isTLSVerifyError(err error) bool {
 	return strings.Contains(s, "x509: ") || strings.Contains(s, "tls: failed to verify certificate")
 }
 
-// redfishScan reads one target with the Redfish reader (one shot: log in,
-// scan, log out).
+// redfishScan reads one target with the Redfish reader: one shot (log
+// in, scan, log out), or, when the app keeps clients (watch), with the
+// target's long-lived client, whose session serves every round.
 func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot, error) {
 	opts := []redfish.Option{
 		redfish.WithMaxLogEntries(req.MaxLogEntries),
@@ -434,7 +458,18 @@ func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot
 			opts = append(opts, redfish.WithCAFile(req.CAFile))
 		}
 	}
-	return redfish.Scan(ctx, req.Endpoint, opts...)
+	if a.clients == nil {
+		return redfish.Scan(ctx, req.Endpoint, opts...)
+	}
+	kc, err := a.clients.get(req, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !kc.mu.TryLock() {
+		return nil, errors.New("the previous round's scan of this target is still running")
+	}
+	defer kc.mu.Unlock()
+	return kc.c.Scan(ctx)
 }
 
 // isLoopbackEndpoint reports whether endpoint names this machine.

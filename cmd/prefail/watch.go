@@ -67,7 +67,14 @@ func (a *app) runWatch(ctx context.Context, args []string, f *watchFlags) error 
 			return &usageError{err: err}
 		}
 	}
+	if err := checkStateDir(f.stateFile); err != nil {
+		return err
+	}
 	d, err := loadDetectorState(f.stateFile, cfg)
+	if err != nil {
+		return err
+	}
+	status, err := loadTargetStatus(f.stateFile)
 	if err != nil {
 		return err
 	}
@@ -75,6 +82,10 @@ func (a *app) runWatch(ctx context.Context, args []string, f *watchFlags) error 
 	if err != nil {
 		return err
 	}
+	// One Redfish client (and session) per target for the whole run,
+	// logged out on the way out, also when interrupted.
+	a.clients = newRedfishClients()
+	defer a.clients.closeAll(context.WithoutCancel(ctx))
 	enc := json.NewEncoder(a.stdout)
 	tick := time.NewTicker(f.interval)
 	defer tick.Stop()
@@ -83,7 +94,15 @@ func (a *app) runWatch(ctx context.Context, args []string, f *watchFlags) error 
 			if r.Err != nil {
 				a.log.Warn().Str("target", r.Target).Err(r.Err).Msg("scan failed")
 			}
-			if r.Snapshot == nil {
+			if ctx.Err() != nil {
+				break // interrupted: a target cut short is not unreachable
+			}
+			if ev := status.observe(r, a.clock()); ev != nil {
+				if err := enc.Encode(ev); err != nil {
+					return err
+				}
+			}
+			if r.Snapshot == nil || len(r.Snapshot.Components) == 0 {
 				continue
 			}
 			for _, ev := range d.Observe(r.Snapshot) {
@@ -93,6 +112,9 @@ func (a *app) runWatch(ctx context.Context, args []string, f *watchFlags) error 
 			}
 		}
 		if err := saveDetectorState(f.stateFile, d); err != nil {
+			return err
+		}
+		if err := saveTargetStatus(f.stateFile, status); err != nil {
 			return err
 		}
 		if f.rounds > 0 && round >= f.rounds {
@@ -114,6 +136,26 @@ type watchEvent struct {
 
 func watchEventOf(ev *detector.Event) watchEvent {
 	return watchEvent{Target: ev.Component.Target, replayEvent: replayEventOf(ev)}
+}
+
+// checkStateDir makes sure --state can be written before the first round:
+// its directory is created if missing (0700: the state names every
+// server), and a directory that cannot be written to is an error now,
+// not after a round whose events would then be printed but never saved.
+func checkStateDir(path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--state %s: cannot create its directory: %w", path, err)
+	}
+	probe, err := os.CreateTemp(dir, ".prefail-state-probe-*")
+	if err != nil {
+		return fmt.Errorf("--state %s: the directory is not writable: %w", path, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // loadDetectorState restores the detector saved in path; a missing file
@@ -145,13 +187,20 @@ func saveDetectorState(path string, d *detector.Detector) error {
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, b)
+}
+
+// writeFileAtomic writes b to path through a temporary file, synced and
+// renamed over the old one, so a crash mid-write never leaves half a file.
+func writeFileAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".prefail-state-*")
 	if err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
 	_, werr := tmp.Write(b)
+	serr := tmp.Sync()
 	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
+	if err := errors.Join(werr, serr, cerr); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("--state: %w", err)
 	}
