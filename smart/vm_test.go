@@ -24,6 +24,9 @@ import (
 // buildPrefail builds a static prefail for the guest.
 func buildPrefail(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a QEMU boot (.ci/run runs it)")
+	}
 	bin := filepath.Join(t.TempDir(), "prefail")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/prefail/prefail/cmd/prefail")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -45,6 +48,11 @@ echo "=== smartctl-text-sdb"; smartctl -x ` + smartvm.GuestSCSIDebugDisk + `
 // JSON per device.
 func bootVM(t *testing.T, bin string, criticalWarning uint8) (doc scanDoc, ctl map[string]map[string]any) {
 	t.Helper()
+	if testing.Short() {
+		// .ci/run never passes -short: there, these run (and the packages
+		// they need are installed).
+		t.Skip("-short: skipping a QEMU boot (.ci/run runs it)")
+	}
 	if err := smartvm.Check(); err != nil {
 		t.Fatalf("the live-device tests need: %v", err)
 	}

@@ -15,8 +15,14 @@ import (
 
 // needVM fails (not skips) the test when the machine lacks a package: CI
 // installs them (.ci/run), so a missing one is a setup bug to see.
+// Under -short the VM tests skip, saying so: they boot QEMU under
+// software emulation (seconds to a minute each) and need its packages.
+// .ci/run runs them (it never passes -short) and installs the packages.
 func needVM(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a QEMU boot (.ci/run runs it)")
+	}
 	if err := Check(); err != nil {
 		t.Fatalf("%v\n(.ci/run installs these; on Debian: apt-get install qemu-system-x86 linux-image-cloud-amd64 busybox-static smartmontools nvme-cli sg3-utils)", err)
 	}
