@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,6 +118,9 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 	case ctx.Err() != nil:
 		return finish(fmt.Errorf("scan cut short with %d components read: %w", len(snap.Components), context.Cause(ctx)))
 	case len(snap.Components) == 0 && s.fatal != nil:
+		// The error says it; the warnings need not say it again.
+		msg := s.fatal.Error()
+		snap.Warnings = slices.DeleteFunc(snap.Warnings, func(w model.Warning) bool { return w.Message == msg })
 		return finish(s.fatal)
 	case len(snap.Components) == 0:
 		return finish(fmt.Errorf("%w: the service answered but lists no chassis, system or manager: its hardware health is unknown", ErrNoComponents))

@@ -274,6 +274,11 @@ func (f *fetcher) relogin(stale string) bool {
 		return false
 	}
 	f.relogged = true
+	// Delete the refused session first: a BMC that refuses a token it
+	// still counts (a hostile one, or a confused one) would otherwise keep
+	// one session per re-login until its table is full. When the session
+	// is really gone, this answers 401 or 404, which is fine.
+	_ = f.c.logout(f.ctx)
 	return f.c.login(f.ctx) == nil
 }
 

@@ -101,15 +101,32 @@ func (s *scan) top(id string) []node {
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
-		s.warnErr(id, err)
 		s.mu.Lock()
 		if s.fatal == nil {
 			s.fatal = err
+		} else if sameFailure(s.fatal, err) {
+			// The same refusal of the three top collections is one
+			// problem: said once, by the scan's error or its warning.
+			s.mu.Unlock()
+			return nil
 		}
 		s.mu.Unlock()
+		s.warnErr(id, err)
 		return nil
 	}
 	return s.collectMembers(s.node(m, id), id, topLevels-1, true)
+}
+
+// sameFailure reports whether two failed reads failed the same way: the
+// same HTTP status, or the same words after the request they name.
+func sameFailure(a, b error) bool {
+	var ea, eb *Error
+	if errors.As(a, &ea) && errors.As(b, &eb) {
+		return ea.StatusCode == eb.StatusCode
+	}
+	_, ra, _ := strings.Cut(a.Error(), ": ")
+	_, rb, _ := strings.Cut(b.Error(), ": ")
+	return ra == rb
 }
 
 // probe gets a resource whose URI we derived rather than read from a
