@@ -96,7 +96,7 @@ func (s *scan) warnErr(url string, err error) {
 // just means the service has none (a PDU has no Systems); any other
 // failure is fatal for the scan only if nothing at all could be read.
 func (s *scan) top(id string) []node {
-	m, err := s.f.get(id, topLevels)
+	m, err := s.collection(id, topLevels)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil
@@ -158,11 +158,29 @@ func (s *scan) resource(id string, levels int) (node, bool) {
 // members returns the members of a collection; levels is how deep below
 // each member to ask the service to expand.
 func (s *scan) members(collID string, levels int) []node {
-	coll, ok := s.resource(collID, levels+1)
-	if !ok {
+	if collID == "" {
 		return nil
 	}
-	return s.collect(coll, collID, levels)
+	m, err := s.collection(collID, levels+1)
+	if err != nil {
+		s.warnErr(collID, err)
+		return nil
+	}
+	return s.collect(s.node(m, collID), collID, levels)
+}
+
+// collection gets a collection expanded `levels` deep. One too large to
+// read whole is asked for again as its first WithMaxMembers references
+// ($top, DSP0266 §7.3.4), where the service supports $top: the member
+// cap would drop the rest anyway, and their pages follow by nextLink.
+func (s *scan) collection(id string, levels int) (map[string]any, error) {
+	m, err := s.f.get(id, levels)
+	if !errors.Is(err, ErrTooLarge) || !s.f.c.features.topSkip {
+		return m, err
+	}
+	s.warnErr(id, err)
+	s.warn(id, fmt.Sprintf("read again in pages of %d members ($top)", s.cfg.maxMembers))
+	return s.f.getFresh(id, fmt.Sprintf("$top=%d", s.cfg.maxMembers), true)
 }
 
 // collect resolves a collection's members. When several members were not
