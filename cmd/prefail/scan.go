@@ -377,7 +377,7 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 	res.Duration = time.Since(start)
 	res.Snapshot = o.snap
 	if o.err != nil {
-		res.Err = explainScanError(o.err, tctx, ctx, timeout)
+		res.Err = explainScanError(withoutTarget(o.err, req.Endpoint), tctx, ctx, timeout)
 		a.log.Info().Str("target", req.Endpoint).Err(res.Err).Dur("took", res.Duration).Msg("scan failed")
 		return res
 	}
@@ -395,6 +395,26 @@ func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duratio
 	a.log.Info().Str("target", req.Endpoint).Int("requests", res.Snapshot.Requests).Dur("took", res.Duration).Msg("scanned")
 	return res
 }
+
+// withoutTarget drops the "TARGET: " a library error starts with: the
+// result is reported under its target already, and saying it twice makes
+// a long line longer. errors.Is still sees the whole chain.
+func withoutTarget(err error, target string) error {
+	msg, ok := strings.CutPrefix(err.Error(), target+": ")
+	if !ok {
+		return err
+	}
+	return &reworded{err: err, msg: msg}
+}
+
+// reworded is an error with the same chain and other words.
+type reworded struct {
+	err error
+	msg string
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
 
 // readerGrace is how long past a target's deadline its scan is waited
 // for: the reader's logout (redfish: 3 s on a detached context) and the
