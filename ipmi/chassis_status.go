@@ -1,8 +1,6 @@
 package ipmi
 
 import (
-	"fmt"
-
 	"github.com/prefail/prefail/model"
 )
 
@@ -22,7 +20,7 @@ type ChassisStatus struct {
 // (3 bytes, or 4 with the front panel button capabilities).
 func ParseChassisStatus(data []byte) (ChassisStatus, error) {
 	if len(data) < 3 {
-		return ChassisStatus{}, fmt.Errorf("get chassis status: %w: %d bytes, want at least 3", ErrMalformed, len(data))
+		return ChassisStatus{}, errShort("Get Chassis Status", len(data), 3)
 	}
 	p, l, m := data[0], data[1], data[2]
 	c := ChassisStatus{

@@ -26,7 +26,7 @@ func (d deviceID) FirmwareVersion() string {
 func parseDeviceID(b []byte) (deviceID, error) {
 	// Bytes 1-11 are mandatory; the auxiliary firmware revision (12-15) is optional.
 	if len(b) < 11 {
-		return deviceID{}, fmt.Errorf("get device id: %w: %d bytes, want at least 11", ErrMalformed, len(b))
+		return deviceID{}, errShort("Get Device ID", len(b), 11)
 	}
 	d := deviceID{
 		DeviceID:       b[0],

@@ -19,7 +19,7 @@ func getFRUInventoryAreaInfo(ctx context.Context, ex exchanger, fruID uint8) (fr
 		return fruAreaInfo{}, err
 	}
 	if len(b) < 3 {
-		return fruAreaInfo{}, fmt.Errorf("get fru inventory area info %d: %w: %d bytes, want 3", fruID, ErrMalformed, len(b))
+		return fruAreaInfo{}, errShort(fmt.Sprintf("Get FRU Inventory Area Info %d", fruID), len(b), 3)
 	}
 	return fruAreaInfo{Size: binary.LittleEndian.Uint16(b), ByWords: b[2]&1 != 0}, nil
 }

@@ -22,7 +22,7 @@ func getSDR(ctx context.Context, ex exchanger, reservation, id uint16, offset, c
 		return 0, nil, err
 	}
 	if len(b) < 2 {
-		return 0, nil, fmt.Errorf("get sdr 0x%04x: %w: %d bytes, want at least 2", id, ErrMalformed, len(b))
+		return 0, nil, errShort(fmt.Sprintf("Get SDR 0x%04x", id), len(b), 2)
 	}
 	return binary.LittleEndian.Uint16(b), b[2:], nil
 }

@@ -3,7 +3,6 @@ package ipmi
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 )
 
 // sdrRepositoryInfo is the Get SDR Repository Info response (IPMI v2.0
@@ -20,7 +19,7 @@ type sdrRepositoryInfo struct {
 
 func parseSDRRepositoryInfo(b []byte) (sdrRepositoryInfo, error) {
 	if len(b) < 14 {
-		return sdrRepositoryInfo{}, fmt.Errorf("get sdr repository info: %w: %d bytes, want 14", ErrMalformed, len(b))
+		return sdrRepositoryInfo{}, errShort("Get SDR Repository Info", len(b), 14)
 	}
 	return sdrRepositoryInfo{
 		Version:      b[0],

@@ -22,7 +22,7 @@ func getSELEntry(ctx context.Context, ex exchanger, id uint16) (next uint16, rec
 		return 0, nil, err
 	}
 	if len(b) < 2+16 {
-		return 0, nil, fmt.Errorf("get sel entry 0x%04x: %w: %d bytes, want 18", id, ErrMalformed, len(b))
+		return 0, nil, errShort(fmt.Sprintf("Get SEL Entry 0x%04x", id), len(b), 2+16)
 	}
 	return binary.LittleEndian.Uint16(b), b[2:18], nil
 }

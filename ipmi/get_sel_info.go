@@ -3,7 +3,6 @@ package ipmi
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 )
 
 // selInfo is the Get SEL Info response (IPMI v2.0 §31.2, Table 31-2).
@@ -21,7 +20,7 @@ func (s selInfo) Overflow() bool { return s.Operations&0x80 != 0 }
 
 func parseSELInfo(b []byte) (selInfo, error) {
 	if len(b) < 14 {
-		return selInfo{}, fmt.Errorf("get sel info: %w: %d bytes, want 14", ErrMalformed, len(b))
+		return selInfo{}, errShort("Get SEL Info", len(b), 14)
 	}
 	return selInfo{
 		Version:      b[0],

@@ -1,6 +1,9 @@
 package ipmi
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error categories. Every error the package returns wraps one of these
 // (checked with errors.Is) and names the target and the command or record
@@ -20,3 +23,9 @@ var (
 	// (see CompletionCodeError for which).
 	ErrCompletionCode = errors.New("IPMI completion code")
 )
+
+// errShort is a reply shorter than the fixed fields of its command's
+// response (the command's table in the IPMI v2.0 spec).
+func errShort(command string, got, want int) error {
+	return fmt.Errorf("%w: reply too short for %s: %d bytes, want at least %d", ErrMalformed, command, got, want)
+}

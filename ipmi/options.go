@@ -30,6 +30,9 @@ type config struct {
 	retries            int
 	sdrCacheDir        string
 	maxSELEntries      int
+	maxSELReads        int
+	maxSDRRecords      int
+	maxFRUBytes        int
 	readFRU            bool
 	logger             zerolog.Logger
 }
@@ -41,6 +44,9 @@ func defaultConfig() config {
 		requestTimeout: 2 * time.Second,
 		retries:        1,
 		maxSELEntries:  200,
+		maxSELReads:    DefaultMaxSELReads,
+		maxSDRRecords:  DefaultMaxSDRRecords,
+		maxFRUBytes:    DefaultMaxFRUBytes,
 		readFRU:        true,
 		logger:         zerolog.Nop(),
 	}
@@ -79,6 +85,66 @@ func WithSDRCacheDir(dir string) Option { return func(c *config) { c.sdrCacheDir
 // WithMaxSELEntries bounds how many SEL entries the first scan reads: the
 // newest n (default 200). Later scans read only entries added since.
 func WithMaxSELEntries(n int) Option { return func(c *config) { c.maxSELEntries = n } }
+
+// Bounds on what one scan reads from a BMC, so that a broken or hostile
+// one (a SEL or SDR repository that never ends, a flood, a huge FRU claim)
+// costs a bounded number of requests and bounded memory, and ends with a
+// warning that says so.
+const (
+	// DefaultMaxSELReads bounds the Get SEL Entry requests of one scan.
+	// Get SEL Info reports the free space in a 16-bit byte count (IPMI
+	// v2.0 §31.2, Table 31-2), so a SEL that can report its space holds at
+	// most 65535/16 = 4095 of the 16-byte records (§32).
+	DefaultMaxSELReads = 4096
+	// DefaultMaxSDRRecords bounds the records read from the SDR
+	// repository (§33). Real repositories hold tens to a few hundred.
+	DefaultMaxSDRRecords = 2048
+	// DefaultMaxFRUBytes bounds the bytes read from one FRU device. The
+	// common header locates the chassis, board and product areas by
+	// offsets of at most 255x8 bytes, each area at most 255x8 bytes long
+	// (Platform Management FRU Information Storage Definition v1.0 §8,
+	// §10-12), so those areas end within 4080 bytes.
+	DefaultMaxFRUBytes = 4096
+)
+
+// WithMaxSELReads bounds the SEL entries one scan reads (Get SEL Entry,
+// IPMI v2.0 §31.5), whatever Get SEL Info claims (default
+// DefaultMaxSELReads). A walk also stops when it has read more entries
+// than Get SEL Info counted (a SEL that never ends) or meets a record id
+// twice (a loop); each is a warning on the snapshot, and the next scan
+// goes on from where this one stopped. n <= 0 keeps the default.
+func WithMaxSELReads(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxSELReads = n
+		}
+	}
+}
+
+// WithMaxSDRRecords bounds the records read from the SDR repository (Get
+// SDR, IPMI v2.0 §33.12), whatever Get SDR Repository Info claims
+// (default DefaultMaxSDRRecords). A repository that goes past it, past
+// its own record count, or whose next-record chain loops is read that far
+// and reported in a warning. n <= 0 keeps the default.
+func WithMaxSDRRecords(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxSDRRecords = n
+		}
+	}
+}
+
+// WithMaxFRUBytes bounds the bytes read from one FRU device (Read FRU
+// Data, IPMI v2.0 §34.2), whatever Get FRU Inventory Area Info claims
+// (default DefaultMaxFRUBytes). n <= 0 keeps the default; values under 8
+// (the common header) are raised to 8.
+func WithMaxFRUBytes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxFRUBytes = max(n, 8)
+		}
+	}
+}
 
 // WithoutFRU skips FRU inventory reads.
 func WithoutFRU() Option { return func(c *config) { c.readFRU = false } }

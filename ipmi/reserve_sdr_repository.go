@@ -3,7 +3,6 @@ package ipmi
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 )
 
 // reserveSDRRepository asks for a reservation id (IPMI v2.0 §33.11). A
@@ -15,7 +14,7 @@ func reserveSDRRepository(ctx context.Context, ex exchanger) (uint16, error) {
 		return 0, err
 	}
 	if len(b) < 2 {
-		return 0, fmt.Errorf("reserve sdr repository: %w: %d bytes, want 2", ErrMalformed, len(b))
+		return 0, errShort("Reserve SDR Repository", len(b), 2)
 	}
 	return binary.LittleEndian.Uint16(b), nil
 }

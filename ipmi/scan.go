@@ -55,17 +55,35 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 	return snap, nil
 }
 
+// run reads the BMC. Without the sensor repository, or when the deadline
+// passes before every sensor was read, the scan fails; what fails after
+// that (chassis status, FRU, SEL, including the deadline passing while the
+// SEL is read) is a warning on a snapshot whose sensors stand.
 func (r *scanRun) run(ctx context.Context) error {
 	r.bmc(ctx)
 	if err := r.loadSDRs(ctx); err != nil {
 		return err
 	}
-	r.sensors(ctx)
+	if err := r.sensors(ctx); err != nil {
+		return err
+	}
 	r.chassis(ctx)
 	r.sel(ctx)
 	r.redundancy()
 	sort.SliceStable(r.snap.Components, func(i, j int) bool { return r.snap.Components[i].ID < r.snap.Components[j].ID })
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		r.warn("scan", "the deadline passed before the chassis status, FRU and SEL were all read (sensors were read): %v", err)
+	}
+	return nil
+}
+
+// bmcGone is non-nil once the session's BMC stopped answering (see
+// maxSilentExchanges): further requests fail without being sent.
+func (r *scanRun) bmcGone() error {
+	if r.sess == nil {
+		return nil
+	}
+	return r.sess.goneErr()
 }
 
 // bmc reads Get Device ID into the bmc component.
@@ -113,7 +131,7 @@ func (r *scanRun) loadSDRs(ctx context.Context) error {
 		c.cache = nil
 	}
 	if c.cache == nil {
-		rd := &sdrReader{ex: r.ex, whole: true}
+		rd := &sdrReader{ex: r.ex, whole: true, maxRecords: c.cfg.maxSDRRecords}
 		raws, err = rd.readAll(ctx, info.RecordCount)
 		if err != nil {
 			if len(raws) == 0 {
@@ -143,18 +161,31 @@ func (r *scanRun) loadSDRs(ctx context.Context) error {
 // isSensorRecord: full and compact sensor records have a reading.
 func isSensorRecord(s *SDR) bool { return s.Type == 0x01 || s.Type == 0x02 }
 
-// sensors reads every sensor once.
-func (r *scanRun) sensors(ctx context.Context) {
+// sensors reads every sensor once. Sensors it could not read are still
+// components, of unknown health. It fails when the deadline passes first.
+func (r *scanRun) sensors(ctx context.Context) error {
+	var (
+		gone          error // the BMC stopped answering: not asked again
+		total, unread int
+	)
 	for i := range r.sdrs {
 		s := &r.sdrs[i]
 		if !isSensorRecord(s) {
 			continue
 		}
+		total++
 		var (
 			rd  *SensorReading
 			err error
 		)
 		switch {
+		case gone != nil || ctx.Err() != nil:
+			if gone == nil {
+				gone = fmt.Errorf("%w: the scan's deadline passed: %w", ErrTimeout, ctx.Err())
+			}
+			unread++
+			r.snap.Components = append(r.snap.Components, SensorComponent(s, nil, gone))
+			continue
 		case s.OwnerID != bmcAddress:
 			err = fmt.Errorf("%w: sensor owned by controller 0x%02x needs a bridged request", ErrUnsupported, s.OwnerID)
 		default:
@@ -171,10 +202,19 @@ func (r *scanRun) sensors(ctx context.Context) {
 			r.warn(fmt.Sprintf("sensor 0x%02x %q", s.Number, s.Name), "%v", err)
 		}
 		r.snap.Components = append(r.snap.Components, SensorComponent(s, rd, err))
-		if ctx.Err() != nil {
-			return
+		if err != nil {
+			gone = r.bmcGone()
 		}
 	}
+	if unread == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d sensors not read: %w", unread, total, gone)
+	if ctx.Err() != nil {
+		return err
+	}
+	r.warn("sensors", "%v", err)
+	return nil
 }
 
 // readSensor sends Get Sensor Reading to the sensor's LUN.
@@ -221,7 +261,7 @@ func (r *scanRun) fruInventory(ctx context.Context, id uint8) model.Inventory {
 	}
 	if data == nil {
 		var err error
-		data, err = readFRU(ctx, r.ex, id)
+		data, err = readFRU(ctx, r.ex, id, r.c.cfg.maxFRUBytes)
 		if err != nil {
 			if completionCodeIs(err, ccNotPresent, ccInvalidCommand, ccInvalidDataField) && len(data) == 0 {
 				return model.Inventory{}
@@ -253,7 +293,7 @@ func (r *scanRun) fruInventory(ctx context.Context, id uint8) model.Inventory {
 // sel reads the SEL entries added since the last scan into events.
 func (r *scanRun) sel(ctx context.Context) {
 	c := r.c
-	res, err := readSEL(ctx, r.ex, c.selCursor, c.cfg.maxSELEntries)
+	res, err := readSEL(ctx, r.ex, c.selCursor, selLimits{keep: c.cfg.maxSELEntries, reads: c.cfg.maxSELReads})
 	r.snap.Warnings = append(r.snap.Warnings, res.warnings...)
 	if err != nil {
 		r.warn("sel", "%v", err)

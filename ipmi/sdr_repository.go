@@ -34,21 +34,33 @@ type sdrReader struct {
 	whole       bool // "read entire record" still works
 	chunk       int  // partial-read size that works (0: not learned yet)
 	reservation uint16
+	maxRecords  int // WithMaxSDRRecords (0: DefaultMaxSDRRecords)
 }
 
-// readAll walks the repository from the first record. count is the
-// record count from Get SDR Repository Info, used to stop a BMC whose
-// linked list loops.
+// sdrSlack is how many records a walk may read beyond the count Get SDR
+// Repository Info gave (records added while it runs).
+const sdrSlack = 16
+
+// readAll walks the repository from the first record (IPMI v2.0 §33.12:
+// each record names the next; FFFFh ends the list). It stops with an
+// error, returning the records read so far, at a record id met twice (the
+// chain loops), past count (Get SDR Repository Info's record count) plus
+// sdrSlack, or past maxRecords.
 func (r *sdrReader) readAll(ctx context.Context, count uint16) ([][]byte, error) {
 	var records [][]byte
 	seen := map[uint16]bool{}
-	limit := int(count) + 16
+	maxRecords := r.maxRecords
+	if maxRecords <= 0 {
+		maxRecords = DefaultMaxSDRRecords
+	}
 	for id := uint16(0x0000); id != 0xffff; {
-		if seen[id] {
-			return records, fmt.Errorf("sdr repository: %w: record 0x%04x listed twice (next-record chain loops)", ErrMalformed, id)
-		}
-		if len(records) > limit {
-			return records, fmt.Errorf("sdr repository: %w: more than %d records (repository info said %d)", ErrMalformed, limit, count)
+		switch {
+		case seen[id]:
+			return records, fmt.Errorf("sdr repository: %w: SDR repository does not end: record 0x%04x comes back after %d records (the next-record chain loops)", ErrMalformed, id, len(records))
+		case len(records) >= maxRecords:
+			return records, fmt.Errorf("sdr repository: %w: SDR repository flood: more than the limit of %d records (Get SDR Repository Info counted %d)", ErrMalformed, maxRecords, count)
+		case len(records) >= int(count)+sdrSlack:
+			return records, fmt.Errorf("sdr repository: %w: SDR repository does not end: more than %d records, Get SDR Repository Info counted %d", ErrMalformed, len(records), count)
 		}
 		seen[id] = true
 		next, rec, err := r.readRecord(ctx, id)
@@ -117,11 +129,18 @@ func isReadSizeRefusal(err error) bool {
 	return completionCodeIs(err, ccCannotReturnBytes, ccRequestDataLength, ccRequestTooLong, ccUnspecified, ccParameterOutOfRange)
 }
 
+// sdrMaxReads bounds the partial reads of one record: enough for the
+// longest record (5 + 255 bytes) in the smallest chunks, with refusals.
+const sdrMaxReads = (sdrHeaderLen+255)/sdrMinChunk + 16
+
 // readRest reads the record body after the part already read.
 func (r *sdrReader) readRest(ctx context.Context, id, next uint16, have []byte) (uint16, []byte, error) {
 	total := sdrHeaderLen + int(have[4])
 	rec := append(make([]byte, 0, total), have[:min(len(have), total)]...)
-	for refusals := 0; len(rec) < total; {
+	for refusals, reads := 0, 0; len(rec) < total; reads++ {
+		if reads >= sdrMaxReads {
+			return 0, nil, fmt.Errorf("%w: %d partial reads returned %d of the record's %d bytes", ErrMalformed, reads, len(rec), total)
+		}
 		n := min(r.chunk, total-len(rec))
 		_, data, err := getSDR(ctx, r.ex, r.reservation, id, uint8(len(rec)), uint8(n))
 		switch {

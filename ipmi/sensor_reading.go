@@ -26,7 +26,7 @@ type SensorReading struct {
 // of a sensor with no states.
 func ParseSensorReading(data []byte) (SensorReading, error) {
 	if len(data) < 2 {
-		return SensorReading{}, fmt.Errorf("get sensor reading: %w: %d bytes, want at least 2", ErrMalformed, len(data))
+		return SensorReading{}, errShort("Get Sensor Reading", len(data), 2)
 	}
 	r := SensorReading{
 		Raw:                   data[0],

@@ -119,7 +119,16 @@ type session struct {
 	requests *atomic.Int64 // LAN: datagrams sent; open: commands
 	lan      bool
 	conn     *connHolder
+	guard    *rmcpGuard // LAN only: checks the BMC's datagrams (rmcp_guard.go)
+	// silent counts the exchanges in a row that got no usable reply; at
+	// maxSilentExchanges the BMC is taken as gone and not asked again.
+	silent int
 }
+
+// maxSilentExchanges: after this many requests in a row without a usable
+// reply (each already resent per WithRetries), the rest of the scan's
+// requests fail at once instead of each waiting out its timeout.
+const maxSilentExchanges = 3
 
 // connHolder keeps the socket go-ipmi dialed, so it can be closed without
 // go-ipmi's Close, which first sends Close Session and waits for it.
@@ -142,6 +151,7 @@ type countingDialer struct {
 	n       *atomic.Int64
 	timeout time.Duration
 	hold    *connHolder
+	guard   *rmcpGuard
 }
 
 func (d countingDialer) Dial(network, addr string) (net.Conn, error) {
@@ -152,17 +162,34 @@ func (d countingDialer) Dial(network, addr string) (net.Conn, error) {
 	d.hold.mu.Lock()
 	d.hold.c = c
 	d.hold.mu.Unlock()
-	return &countingConn{Conn: c, n: d.n}, nil
+	return &countingConn{Conn: c, n: d.n, guard: d.guard}, nil
 }
 
+// countingConn counts the datagrams go-ipmi sends, and shows the guard
+// every datagram both ways: what the guard refuses never reaches go-ipmi.
 type countingConn struct {
 	net.Conn
-	n *atomic.Int64
+	n     *atomic.Int64
+	guard *rmcpGuard
 }
 
 func (c *countingConn) Write(b []byte) (int, error) {
 	c.n.Add(1)
+	if c.guard != nil {
+		c.guard.sent(b)
+	}
 	return c.Conn.Write(b)
+}
+
+// Read returns the next datagram the guard lets through; the socket's
+// read deadline (set by go-ipmi) bounds the wait as before.
+func (c *countingConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if err != nil || c.guard == nil || c.guard.check(b[:n]) {
+			return n, err
+		}
+	}
 }
 
 // supportedCipherSuite reports whether go-ipmi v0.9.1 can run a session
@@ -204,7 +231,8 @@ func openSession(ctx context.Context, cfg *config, host string, port int) (*sess
 	c.WithTimeout(cfg.requestTimeout)
 	c.WithRetry(cfg.retries)
 	hold := &connHolder{}
-	c.WithUDPProxy(countingDialer{n: n, timeout: cfg.requestTimeout, hold: hold})
+	guard := newRMCPGuard(cfg.password)
+	c.WithUDPProxy(countingDialer{n: n, timeout: cfg.requestTimeout, hold: hold, guard: guard})
 	if cfg.iface == InterfaceLAN {
 		c.WithInterface(goipmi.InterfaceLan)
 	} else {
@@ -213,7 +241,7 @@ func openSession(ctx context.Context, cfg *config, host string, port int) (*sess
 		// which BMCs that ignore it (ipmi_sim) answer with a ~5 s wait.
 		c.WithCipherSuiteID(types.CipherSuiteID(cfg.cipherSuite))
 	}
-	s := &session{c: c, requests: n, lan: true, conn: hold}
+	s := &session{c: c, requests: n, lan: true, conn: hold, guard: guard}
 	if err := c.Connect(ctx); err != nil {
 		// No session to close: just release the socket. (go-ipmi's Close
 		// would send Close Session and wait for an answer that a dead BMC
@@ -245,23 +273,71 @@ func (s *session) exchange(ctx context.Context, netFn types.NetFn, cmd uint8, na
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, ErrTimeout, err)
 	}
+	if err := s.goneErr(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if !s.lan {
 		s.requests.Add(1)
 	}
 	req := &goipmi.CommandRawRequest{NetFn: netFn, Cmd: cmd, Data: data, Name: name}
 	res := &goipmi.CommandRawResponse{}
 	err := s.c.Exchange(ctx, req, res)
+	var (
+		reply, sent ipmiHeader
+		matched     bool
+		drops       []string
+		dropped     int
+	)
+	if s.guard != nil {
+		reply, sent, matched, drops, dropped = s.guard.replyFor()
+		// The guard's last request is this one unless go-ipmi's keep-alive
+		// got in between.
+		matched = matched && sent.cmd == cmd && sent.netFn == uint8(netFn)
+	}
+	// go-ipmi v0.9.1 matches a reply by sequence number and command only:
+	// a reply of another network function would be taken for this one.
+	if matched && reply.netFn != uint8(netFn)|1 {
+		s.silent = 0
+		return nil, fmt.Errorf("%s: %w: the reply has network function 0x%02x, want 0x%02x (a reply to another command)", name, ErrMalformed, reply.netFn, uint8(netFn)|1)
+	}
 	if err != nil {
 		if re, ok := types.IsResponseError(err); ok {
+			s.silent = 0
+			if re.CompletionCode() == 0 {
+				// go-ipmi's "unpack response failed": not a completion code.
+				return nil, fmt.Errorf("%s: %w: %v", name, ErrMalformed, err)
+			}
 			return nil, &CompletionCodeError{Command: name, Code: uint8(re.CompletionCode())}
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 			strings.Contains(err.Error(), "timed out") || strings.Contains(err.Error(), "deadline") {
+			s.silent++
+			if dropped > 0 {
+				return nil, fmt.Errorf("%s: %w: no usable reply within the timeout; the BMC sent %w: %s", name, ErrTimeout, ErrMalformed, dropText(drops, dropped))
+			}
 			return nil, fmt.Errorf("%s: %w: %v", name, ErrTimeout, err)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	s.silent = 0
 	return res.Response, nil
+}
+
+// goneErr is non-nil once the BMC is taken as gone (maxSilentExchanges).
+func (s *session) goneErr() error {
+	if s == nil || s.silent < maxSilentExchanges {
+		return nil
+	}
+	return fmt.Errorf("%w: not sent, the BMC stopped answering (%d requests in a row got no usable reply)", ErrTimeout, s.silent)
+}
+
+// dropText says what the guard dropped, in plain words.
+func dropText(drops []string, n int) string {
+	t := strings.Join(drops, "; ")
+	if n > len(drops) {
+		t += fmt.Sprintf(" (and %d more)", n-len(drops))
+	}
+	return t
 }
 
 // close ends the session (Close Session, IPMI v2.0 §22.19), bounded by
@@ -273,6 +349,10 @@ func (s *session) close(ctx context.Context) error {
 	}
 	if ctx.Err() != nil && s.conn != nil {
 		s.conn.close()
+		// With the socket closed and ctx done, go-ipmi's Close returns at
+		// once; it must still run: go-ipmi v0.9.1 stops the session's
+		// keep-alive goroutine only there (it would tick forever).
+		_ = s.c.Close(ctx)
 		return nil
 	}
 	return s.c.Close(ctx)

@@ -3,7 +3,8 @@
 // compiles a board (an sdrcomp source and an ipmi_sim emulation file) into
 // a fresh state directory, starts the simulator on free ports and returns
 // once it answers. Relay counts the datagrams any client (prefail,
-// ipmitool, FreeIPMI) sends, and Ipmitool runs the peer tool against the
+// ipmitool, FreeIPMI) sends; with Relay.Mangle it plays a hostile BMC once
+// the session is up (hostile.go). Ipmitool runs the peer tool against the
 // same simulator for cross-checks.
 //
 // Boards live in testdata/ipmi/boards/<name>/{board.sdrs,board.emu}.

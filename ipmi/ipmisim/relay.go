@@ -8,6 +8,7 @@ import (
 
 // Relay is a UDP relay in front of a simulator that counts datagrams:
 // whatever the client, Requests is the number of IPMI messages it sent.
+// With Mangle it also plays a hostile BMC (hostile.go).
 type Relay struct {
 	conn     *net.UDPConn
 	target   *net.UDPAddr
@@ -15,6 +16,7 @@ type Relay struct {
 	mu       sync.Mutex
 	// one upstream socket per client address, so replies find their way back
 	upstream map[string]*net.UDPConn
+	mangle   *mangleState // nil: forward untouched
 	done     chan struct{}
 }
 
@@ -52,6 +54,11 @@ func (r *Relay) SetTarget(target string) error {
 	for k, u := range r.upstream {
 		u.Close()
 		delete(r.upstream, k)
+	}
+	if r.mangle != nil {
+		r.mangle.mu.Lock()
+		clear(r.mangle.sessions)
+		r.mangle.mu.Unlock()
 	}
 	return nil
 }
@@ -91,7 +98,11 @@ func (r *Relay) serve() {
 			r.upstream[from.String()] = up
 			go r.back(up, from)
 		}
+		ms := r.mangle
 		r.mu.Unlock()
+		if ms != nil {
+			ms.sawRequest(from.String(), buf[:n])
+		}
 		_, _ = up.Write(buf[:n])
 	}
 }
@@ -103,6 +114,13 @@ func (r *Relay) back(up *net.UDPConn, client *net.UDPAddr) {
 		if err != nil {
 			return
 		}
-		_, _ = r.conn.WriteToUDP(buf[:n], client)
+		ms := r.mangler()
+		if ms == nil {
+			_, _ = r.conn.WriteToUDP(buf[:n], client)
+			continue
+		}
+		for _, d := range ms.replies(client.String(), buf[:n]) {
+			_, _ = r.conn.WriteToUDP(d, client)
+		}
 	}
 }
