@@ -1,6 +1,6 @@
 module github.com/prefail/prefail
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/anatol/smart.go v0.0.0-20260723175002-53b369c3973c
@@ -10,6 +10,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/stmcginnis/gofish v0.26.0
+	golang.org/x/sync v0.23.0
 	golang.org/x/sys v0.43.0
 )
 

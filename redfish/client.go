@@ -106,6 +106,8 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 
 	s := &scan{f: newFetcher(ctx, c), cfg: &c.cfg, log: c.cfg.logger}
 	s.run()
+	// What the walk decoded is garbage once the snapshot is built.
+	defer s.f.budget.release()
 
 	snap.Components = s.components()
 	snap.Redundancy = s.redundancy

@@ -2,75 +2,14 @@ package redfish
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
-
-// budget is the memory one scan may hold in decoded responses
-// (WithMemoryBudget). The scan keeps every resource it read until it
-// ends, so the bound is on the sum: bytes read plus an estimate of what
-// decoding them into maps costs (decodedCost).
-type budget struct {
-	n     atomic.Int64
-	total int64
-}
-
-func newBudget(n int64) *budget {
-	b := &budget{total: n}
-	b.n.Store(n)
-	return b
-}
-
-func (b *budget) left() int64 { return max(b.n.Load(), 0) }
-
-// charge takes the cost of decoding body, or refuses it (taking nothing)
-// when it does not fit.
-func (b *budget) charge(body []byte) error {
-	cost := decodedCost(body)
-	if b.n.Add(-cost) < 0 {
-		b.n.Add(cost)
-		return fmt.Errorf("%w: decoding this %s body would hold about %s, over the %s left of the scan's %s memory budget (WithMemoryBudget)",
-			ErrTooLarge, sizeText(int64(len(body))), sizeText(cost), sizeText(b.left()), sizeText(b.total))
-	}
-	return nil
-}
-
-// bytesPerValue is what one decoded JSON value costs in a map[string]any
-// tree (interface, string or json.Number header, map slot), measured with
-// testing.AllocsPerRun-style heap deltas on Redfish captures: 50-70 bytes.
-const bytesPerValue = 64
-
-// decodedCost estimates the memory body takes once decoded: its bytes
-// plus bytesPerValue for each JSON value in it. Values are counted by
-// their separators outside strings, in one pass over the bytes, before
-// anything is decoded: a body of twelve million zeros ("[0,0,...]", 24 MB)
-// costs 800 MB decoded, and is refused up front.
-func decodedCost(body []byte) int64 {
-	values := int64(1)
-	inString, escaped := false, false
-	for _, c := range body {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ',' || c == '[' || c == '{':
-			values++
-		}
-	}
-	return int64(len(body)) + values*bytesPerValue
-}
 
 // fetcher serves one scan: it remembers every resource it has seen, either
 // fetched or found expanded inside another response, so each resource
@@ -89,7 +28,7 @@ type fetcher struct {
 }
 
 func newFetcher(ctx context.Context, c *Client) *fetcher {
-	return &fetcher{c: c, ctx: ctx, budget: newBudget(c.cfg.memoryBudget), cache: map[string]map[string]any{}, failed: map[string]error{}, inflight: map[string]chan struct{}{}}
+	return &fetcher{c: c, ctx: ctx, budget: newBudget(c.cfg.memoryBudget, c.cfg.pool), cache: map[string]map[string]any{}, failed: map[string]error{}, inflight: map[string]chan struct{}{}}
 }
 
 // expandQuery returns the $expand parameter for levels, or "" when the
@@ -244,11 +183,9 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.budget.charge(body); err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	m, err := parseResource(body)
+	m, err := f.decode(body)
 	if err != nil {
+		f.budget.give(int64(cap(body)))
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if e, ok := m["error"].(map[string]any); ok && m["@odata.id"] == nil {
@@ -258,6 +195,30 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 		msg, _ := e["message"].(string)
 		return nil, fmt.Errorf("GET %s: %w: the body is a Redfish error object: %s", url, ErrMalformed, strings.TrimSpace(code+" "+truncate(msg, 200)))
 	}
+	return m, nil
+}
+
+// decode decodes a body within the scan's budget. A collection whose
+// members would not fit is decoded as a stream, keeping the first
+// WithMaxMembers members (the rest would be dropped anyway, see
+// memberItems); anything else that would not fit is refused.
+func (f *fetcher) decode(body []byte) (map[string]any, error) {
+	what := fmt.Sprintf("decoding this %s body", sizeText(int64(len(body))))
+	err := f.budget.reserve(f.ctx, decodeOverhead(body), what)
+	if err == nil {
+		return parseResource(body)
+	}
+	if !errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
+	m, listed, kept, err2 := parseCollectionPrefix(body, f.c.cfg.maxMembers)
+	if err2 != nil || listed <= kept {
+		return nil, err
+	}
+	if err := f.budget.reserve(f.ctx, kept*(bytesPerValue+bytesPerObject)+int64(len(m))*bytesPerValue, what+" (its first members)"); err != nil {
+		return nil, err
+	}
+	m[membersOmitted] = json.Number(strconv.FormatInt(listed-kept, 10))
 	return m, nil
 }
 

@@ -58,6 +58,64 @@ func parseResource(body []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// membersOmitted marks a collection decoded by parseCollectionPrefix: how
+// many members were listed past the ones kept. It is ours, never the
+// service's ("@prefail." is no OData or Redfish annotation).
+const membersOmitted = "@prefail.MembersOmitted"
+
+// parseCollectionPrefix decodes a collection as a stream: every property
+// but Members whole, and of Members the first max elements; the rest are
+// scanned and dropped, never decoded into maps. listed is how many members
+// the body lists, kept how many were decoded.
+func parseCollectionPrefix(body []byte, max int) (m map[string]any, listed, kept int64, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, 0, 0, fmt.Errorf("%w: want a JSON object", ErrMalformed)
+	}
+	m = map[string]any{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
+		}
+		key, _ := t.(string)
+		if key != "Members" {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return nil, 0, 0, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
+			}
+			m[key] = v
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return nil, 0, 0, fmt.Errorf("%w: Members is not an array", ErrMalformed)
+		}
+		var members []any
+		for dec.More() {
+			if len(members) < max {
+				var v any
+				if err := dec.Decode(&v); err != nil {
+					return nil, 0, 0, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
+				}
+				members = append(members, v)
+			} else {
+				var skip json.RawMessage // a slice of the body, dropped at once
+				if err := dec.Decode(&skip); err != nil {
+					return nil, 0, 0, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
+				}
+			}
+			listed++
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, 0, 0, fmt.Errorf("%w: invalid JSON: %v", ErrMalformed, err)
+		}
+		m[key] = members
+		kept = int64(len(members))
+	}
+	return m, listed, kept, nil
+}
+
 func (n node) ok() bool { return n.m != nil }
 
 func (n node) problem(key, format string, args ...any) {

@@ -24,6 +24,7 @@ type config struct {
 	maxResponseBytes   int64
 	memoryBudget       int64
 	maxMembers         int
+	pool               *MemoryPool
 }
 
 func defaultConfig() config {
@@ -34,9 +35,11 @@ func defaultConfig() config {
 		logger:        zerolog.Nop(),
 		// The largest real responses (a $expand of a big server's Sensors,
 		// 100 expanded log entries) are a few MiB.
-		maxResponseBytes: 16 << 20,
-		memoryBudget:     96 << 20,
-		maxMembers:       2000,
+		maxResponseBytes: 8 << 20,
+		// Five times the largest real server in testdata (an HPE iLO 7
+		// GPU server: about 7 MiB decoded, every resource and log).
+		memoryBudget: 32 << 20,
+		maxMembers:   2000,
 	}
 }
 
@@ -84,7 +87,7 @@ func WithoutExpand() Option { return func(c *config) { c.expand = false } }
 // WithLogger logs requests and decisions at debug level. The default logs nothing.
 func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithMaxResponseBytes bounds one response body (default 16 MiB), the
+// WithMaxResponseBytes bounds one response body (default 8 MiB), the
 // service root included; a larger one is refused (ErrTooLarge) without
 // being read further.
 func WithMaxResponseBytes(n int64) Option {
@@ -95,9 +98,9 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithMemoryBudget bounds the memory one scan may hold in decoded
-// responses (default 96 MiB, estimated from the bytes and JSON values
-// read). Past it, further reads fail with ErrTooLarge and the scan
+// WithMemoryBudget bounds the memory one scan may hold in responses
+// (default 32 MiB: bodies while read, then an estimate of their decoded
+// form from the JSON values in them). Past it, further reads fail with ErrTooLarge and the scan
 // reports what it had.
 func WithMemoryBudget(n int64) Option {
 	return func(c *config) {

@@ -288,6 +288,9 @@ func (s *scan) memberItems(coll node) []node {
 		items = append(items, n.list("Members")...)
 		next = n.str("Members@odata.nextLink")
 	}
+	if n := coll.num(membersOmitted); n != nil {
+		s.warn(coll.url, fmt.Sprintf("%v: the collection lists %d members, too many to decode whole within the scan's memory budget; read the first %d (WithMaxMembers)", ErrTooLarge, len(items)+int(*n), len(items)))
+	}
 	if len(items) > s.cfg.maxMembers {
 		s.warn(coll.url, fmt.Sprintf("%v: the collection lists %d members or more; read the first %d (WithMaxMembers)", ErrTooLarge, len(items), s.cfg.maxMembers))
 		items = items[:s.cfg.maxMembers]

@@ -30,7 +30,9 @@ func (c *Client) connect(ctx context.Context) error {
 		}
 		c.hc, c.guard = hc, gt
 	}
-	resp, err := c.request(ctx, http.MethodGet, "/redfish/v1/", nil, nil, nil)
+	b := newBudget(c.cfg.maxResponseBytes, c.cfg.pool)
+	defer b.release()
+	resp, err := c.request(ctx, http.MethodGet, "/redfish/v1/", nil, nil, b)
 	if err != nil {
 		return fmt.Errorf("service root: %w", err)
 	}

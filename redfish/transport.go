@@ -198,7 +198,7 @@ func (c *Client) requestOnce(ctx context.Context, method, target, ref string, pa
 		}
 		return nil, e
 	}
-	body, err := readBody(resp, c.cfg.maxResponseBytes, b)
+	body, err := readBody(ctx, resp, c.cfg.maxResponseBytes, b)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, ref, err)
 	}
@@ -215,34 +215,67 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// readBody reads a response body within max bytes and what is left of
-// the scan's budget (b, which may be nil), telling a body cut short from
-// one too large.
-func readBody(resp *http.Response, max int64, b *budget) ([]byte, error) {
-	bound := fmt.Sprintf("the %s bound on a response (WithMaxResponseBytes)", sizeText(max))
-	if b != nil {
-		if left := b.left(); left < max {
-			max = left
-			bound = fmt.Sprintf("the %s left of the scan's memory budget (WithMemoryBudget)", sizeText(left))
-		}
-	}
+// readBody reads a response body within max bytes and the scan's memory
+// (b, which may be nil: login and logout), reserving what it holds as it
+// reads, and tells a body cut short from one too large. What it reserved
+// stays reserved (the caller decodes the body and keeps the result until
+// the scan ends, see budget.release); on error it is given back.
+func readBody(ctx context.Context, resp *http.Response, max int64, b *budget) (body []byte, err error) {
 	cl := resp.ContentLength
 	if cl > max {
-		return nil, fmt.Errorf("%w: the body is %s, over %s", ErrTooLarge, sizeText(cl), bound)
+		return nil, fmt.Errorf("%w: the body is %s, over the %s bound on a response (WithMaxResponseBytes)", ErrTooLarge, sizeText(cl), sizeText(max))
 	}
-	var buf bytes.Buffer
+	var (
+		buf      bytes.Buffer
+		reserved int64
+	)
+	defer func() {
+		if err != nil && b != nil {
+			b.give(reserved)
+		}
+	}()
+	hold := func(n int64) error {
+		if b == nil || n <= reserved {
+			return nil
+		}
+		if err := b.reserve(ctx, n-reserved, fmt.Sprintf("a response body (%s read so far)", sizeText(int64(buf.Len())))); err != nil {
+			return err
+		}
+		reserved = n
+		return nil
+	}
 	if cl > 0 {
+		if err := hold(cl + 1); err != nil {
+			return nil, err
+		}
 		buf.Grow(int(cl) + 1)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) && cl > 0 {
-			return nil, fmt.Errorf("%w: truncated body: the connection closed after %d of %d bytes", ErrMalformed, n, cl)
+	for {
+		if err := hold(int64(buf.Len()) + readChunk); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("reading the body after %d bytes: %w", n, err)
+		_, rerr := io.CopyN(&buf, resp.Body, readChunk)
+		if err := hold(int64(buf.Cap())); err != nil {
+			return nil, err
+		}
+		if int64(buf.Len()) > max {
+			return nil, fmt.Errorf("%w: the body is larger than the %s bound on a response (WithMaxResponseBytes)", ErrTooLarge, sizeText(max))
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.ErrUnexpectedEOF) && cl > 0 {
+				return nil, fmt.Errorf("%w: truncated body: the connection closed after %d of %d bytes", ErrMalformed, buf.Len(), cl)
+			}
+			return nil, fmt.Errorf("reading the body after %d bytes: %w", buf.Len(), rerr)
+		}
 	}
-	if n > max {
-		return nil, fmt.Errorf("%w: the body is larger than %s", ErrTooLarge, bound)
+	// Exactly the buffer's capacity stays reserved: the caller gives
+	// cap(body) back if it drops the body.
+	if b != nil && reserved > int64(buf.Cap()) {
+		b.give(reserved - int64(buf.Cap()))
+		reserved = int64(buf.Cap())
 	}
 	return buf.Bytes(), nil
 }

@@ -1,0 +1,153 @@
+package redfish
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// Memory bounds. One hostile BMC must not get the process killed, and
+// with it the monitoring of every other server: a scan holds at most
+// WithMemoryBudget bytes of response data (raw bodies while they are read,
+// then their decoded estimate, until the scan ends), and all the scans of
+// a process that share a MemoryPool hold at most the pool's size between
+// them. A read that does not fit the scan's budget fails (ErrTooLarge); one
+// that does not fit the pool waits for other scans to give memory back,
+// until its context ends.
+
+// MemoryPool is memory shared by the scans of many clients
+// (WithMemoryPool): a fleet scan or an agent gives every client the same
+// pool, so that thirty hostile BMCs at once cannot hold more than it.
+type MemoryPool struct {
+	sem  *semaphore.Weighted
+	size int64
+}
+
+// NewMemoryPool returns a pool of size bytes.
+func NewMemoryPool(size int64) *MemoryPool {
+	return &MemoryPool{sem: semaphore.NewWeighted(size), size: size}
+}
+
+// WithMemoryPool makes the client's scans draw their memory from p as
+// well as from their own budget (WithMemoryBudget). A budget larger than
+// the pool is cut to the pool's size.
+func WithMemoryPool(p *MemoryPool) Option { return func(c *config) { c.pool = p } }
+
+// readChunk is how much of a body is reserved at a time when its length
+// is not known in advance (chunked transfer).
+const readChunk = 64 << 10
+
+// budget is one scan's share of memory: its bound, what it holds, and the
+// pool it draws from (nil: none).
+type budget struct {
+	mu    sync.Mutex
+	total int64
+	held  int64
+	pool  *MemoryPool
+}
+
+func newBudget(total int64, pool *MemoryPool) *budget {
+	if pool != nil && total > pool.size {
+		total = pool.size
+	}
+	return &budget{total: total, pool: pool}
+}
+
+func (b *budget) left() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total - b.held
+}
+
+// reserve takes n bytes: refused with ErrTooLarge when the scan's budget
+// cannot hold them, waiting for the pool (until ctx ends) when it is
+// spent by other scans.
+func (b *budget) reserve(ctx context.Context, n int64, what string) error {
+	if n <= 0 {
+		return nil
+	}
+	b.mu.Lock()
+	if b.held+n > b.total {
+		left := b.total - b.held
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %s would hold about %s, over the %s left of the scan's %s memory budget (WithMemoryBudget)",
+			ErrTooLarge, what, sizeText(n), sizeText(left), sizeText(b.total))
+	}
+	b.held += n
+	b.mu.Unlock()
+	if b.pool != nil {
+		if err := b.pool.sem.Acquire(ctx, n); err != nil {
+			b.mu.Lock()
+			b.held -= n
+			b.mu.Unlock()
+			return fmt.Errorf("waiting for memory held by other scans: %w", err)
+		}
+	}
+	return nil
+}
+
+// give returns n bytes reserved earlier.
+func (b *budget) give(n int64) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.held -= n
+	b.mu.Unlock()
+	if b.pool != nil {
+		b.pool.sem.Release(n)
+	}
+}
+
+// release gives everything back: the scan is over, and what it decoded
+// is garbage but for the snapshot.
+func (b *budget) release() {
+	b.mu.Lock()
+	n := b.held
+	b.held = 0
+	b.mu.Unlock()
+	if b.pool != nil && n > 0 {
+		b.pool.sem.Release(n)
+	}
+}
+
+// Estimated cost of decoded JSON in a map[string]any tree (UseNumber),
+// measured with runtime.MemStats on Redfish captures and on member lists:
+// about 64 bytes a value (interface, string or json.Number header, slot)
+// and 250 more an object (the map itself).
+const (
+	bytesPerValue  = 64
+	bytesPerObject = 256
+)
+
+// decodeOverhead estimates what decoding body holds beyond the body's
+// own bytes, counting values by their separators outside strings in one
+// pass, before anything is decoded: fifteen megabytes of "[0,0,...]"
+// would hold half a gigabyte decoded, and is refused up front.
+func decodeOverhead(body []byte) int64 {
+	values, objects := int64(1), int64(0)
+	inString, escaped := false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == '[':
+			values++
+		case c == '{':
+			values++
+			objects++
+		}
+	}
+	return values*bytesPerValue + objects*bytesPerObject
+}
