@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prefail/prefail/model"
+	"github.com/prefail/prefail/redfish"
 )
 
 // app is one invocation of the CLI: its streams, its environment and the
@@ -36,6 +37,8 @@ type app struct {
 	// clients, when set (watch), keeps one Redfish client per target
 	// across rounds, so that one session serves them all.
 	clients *redfishClients
+	// memory is shared by the Redfish scans of the run (--memory-limit).
+	memory *redfish.MemoryPool
 
 	log zerolog.Logger
 }

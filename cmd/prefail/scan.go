@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ type scanFlags struct {
 	passwordFile  string
 	maxLogEntries int
 	basicAuth     bool
+	memoryMiB     int
 	// IPMI
 	ipmiInterface string
 	cipherSuite   int
@@ -102,6 +104,7 @@ func addScanFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the BMC password from the first line of `FILE` (default $"+envPassword+")")
 	fl.IntVar(&f.maxLogEntries, "max-log-entries", 100, "newest entries read from each log service (0: skip logs)")
 	fl.BoolVar(&f.basicAuth, "basic-auth", false, "send HTTP Basic credentials on each request instead of opening a session")
+	fl.IntVar(&f.memoryMiB, "memory-limit", 256, "MiB of BMC responses all scans may hold at once (each scan also at most 32 MiB); a scan past it waits for memory")
 	fl.StringVar(&f.ipmiInterface, "ipmi-interface", "lanplus", "IPMI interface for ipmi:// targets: lanplus, lan or open (/dev/ipmi0)")
 	fl.IntVar(&f.cipherSuite, "cipher-suite", 3, "RMCP+ cipher suite for lanplus (3, 8, 12 or 17)")
 	fl.StringVar(&f.sdrCache, "sdr-cache", defaultSDRCacheDir(), "`DIR` for IPMI SDR caches (empty: no disk cache)")
@@ -161,6 +164,8 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 		return nil, nil, usagef("--concurrency must be at least 1, got %d", f.concurrency)
 	case f.maxLogEntries < 0:
 		return nil, nil, usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
+	case f.memoryMiB < 32:
+		return nil, nil, usagef("--memory-limit must be at least 32 (MiB, one scan's budget), got %d", f.memoryMiB)
 	case f.insecure && f.caFile != "":
 		return nil, nil, usagef("--insecure and --ca-file contradict each other: pick one")
 	}
@@ -188,6 +193,13 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 	}
 	targets = append(targets, disks...)
 	a.diskScanner = a.diskScan(&f.disk, a.stdinReader)
+	a.memory = redfish.NewMemoryPool(int64(f.memoryMiB) << 20)
+	if a.getenv("GOMEMLIMIT") == "" {
+		// Let the garbage collector work harder near the bound rather
+		// than let the heap double past it (a soft limit; GOMEMLIMIT
+		// set by the user wins).
+		debug.SetMemoryLimit(int64(f.memoryMiB)<<20 + 128<<20)
+	}
 	src := credentialSources{flagUsername: f.username, flagPasswordFile: f.passwordFile}
 	src.envUsername = a.getenv(envUsername)
 	src.envPassword = secret(a.getenv(envPassword))
@@ -461,6 +473,7 @@ func isTLSVerifyError(err error) bool {
 // target's long-lived client, whose session serves every round.
 func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot, error) {
 	opts := []redfish.Option{
+		redfish.WithMemoryPool(a.memory),
 		redfish.WithMaxLogEntries(req.MaxLogEntries),
 		redfish.WithLogger(a.log.With().Str("target", req.Endpoint).Logger()),
 	}
