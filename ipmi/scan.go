@@ -158,6 +158,9 @@ func (r *scanRun) loadSDRs(ctx context.Context) error {
 	return nil
 }
 
+// maxSensorWarnings bounds the warnings naming one failed sensor each.
+const maxSensorWarnings = 8
+
 // isSensorRecord: full and compact sensor records have a reading.
 func isSensorRecord(s *SDR) bool { return s.Type == 0x01 || s.Type == 0x02 }
 
@@ -165,8 +168,8 @@ func isSensorRecord(s *SDR) bool { return s.Type == 0x01 || s.Type == 0x02 }
 // components, of unknown health. It fails when the deadline passes first.
 func (r *scanRun) sensors(ctx context.Context) error {
 	var (
-		gone          error // the BMC stopped answering: not asked again
-		total, unread int
+		gone                  error // the BMC stopped answering: not asked again
+		total, unread, failed int
 	)
 	for i := range r.sdrs {
 		s := &r.sdrs[i]
@@ -199,12 +202,19 @@ func (r *scanRun) sensors(ctx context.Context) error {
 			}
 		}
 		if err != nil && !completionCodeIs(err, ccNotPresent) {
-			r.warn(fmt.Sprintf("sensor 0x%02x %q", s.Number, s.Name), "%v", err)
+			// A flood of failing sensors (a hostile SDR, a BMC in
+			// trouble) is listed up to a few, then counted.
+			if failed++; failed <= maxSensorWarnings {
+				r.warn(fmt.Sprintf("sensor 0x%02x %q", s.Number, s.Name), "%v", err)
+			}
 		}
 		r.snap.Components = append(r.snap.Components, SensorComponent(s, rd, err))
 		if err != nil {
 			gone = r.bmcGone()
 		}
+	}
+	if failed > maxSensorWarnings {
+		r.warn("sensors", "%d more sensors could not be read (the first %d are listed)", failed-maxSensorWarnings, maxSensorWarnings)
 	}
 	if unread == 0 {
 		return nil
