@@ -126,10 +126,9 @@ type response struct {
 
 // request makes one request to ref (resolved against the origin first)
 // and reads the answer within the bounds: the body of a 2xx answer up to
-// WithMaxResponseBytes (and, when b is given, what is left of the scan's
-// memory budget), a
-// non-2xx answer as an *Error. A 503 on a GET is retried (see maxRetries).
-// hdrs are added to the request (authentication).
+// WithMaxResponseBytes and, when b is given, within the scan's memory
+// budget; a non-2xx answer as an *Error. A 503 on a GET is retried (see
+// maxRetries). hdrs are added to the request (authentication).
 func (c *Client) request(ctx context.Context, method, ref string, payload []byte, hdrs map[string]string, b *budget) (*response, error) {
 	u, err := c.origin.resolve(ref)
 	if err != nil {
