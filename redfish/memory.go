@@ -55,12 +55,6 @@ func newBudget(total int64, pool *MemoryPool) *budget {
 	return &budget{total: total, pool: pool}
 }
 
-func (b *budget) left() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.total - b.held
-}
-
 // reserve takes n bytes: refused with ErrTooLarge when the scan's budget
 // cannot hold them, waiting for the pool (until ctx ends) when it is
 // spent by other scans.

@@ -259,7 +259,7 @@ func (t *Target) Requested(method, pattern string) int {
 }
 
 func matchPath(pattern, p string) bool {
-	pattern, p = trimPath(pattern), trimPath(p)
+	pattern, p = redfishtest.NormalizePath(pattern), redfishtest.NormalizePath(p)
 	if pattern == p {
 		return true
 	}
@@ -291,7 +291,7 @@ func (t *Target) record(r *http.Request) {
 	if r.Header.Get("Authorization") != "" {
 		t.authHdrs++
 	}
-	if r.Method == http.MethodPost && trimPath(r.URL.Path) == Sessions {
+	if r.Method == http.MethodPost && redfishtest.NormalizePath(r.URL.Path) == Sessions {
 		t.logins++
 	}
 	if len(t.log) < maxRequestLog {
@@ -312,7 +312,7 @@ func (t *Target) bump(name string) int {
 // serveDefault is a well-behaved BMC: sessions, the tree, 401 without a
 // valid session (or Basic credentials, when the case accepts them).
 func (t *Target) serveDefault(w http.ResponseWriter, r *http.Request) {
-	p := trimPath(r.URL.Path)
+	p := redfishtest.NormalizePath(r.URL.Path)
 	switch {
 	case p == Sessions && r.Method == http.MethodPost:
 		t.login(w, r)
@@ -417,7 +417,7 @@ func (t *Target) logout(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w)
 		return
 	}
-	id := strings.TrimPrefix(trimPath(r.URL.Path), Sessions+"/")
+	id := strings.TrimPrefix(redfishtest.NormalizePath(r.URL.Path), Sessions+"/")
 	t.mu.Lock()
 	tok, ok := t.sessions[id]
 	if ok {
@@ -459,16 +459,6 @@ func (t *Target) treeDoc(r *http.Request) map[string]any {
 
 // stopped reports whether the target is closing.
 func (t *Target) stopped() <-chan struct{} { return t.stop }
-
-func trimPath(p string) string {
-	for len(p) > 1 && strings.HasSuffix(p, "/") {
-		p = p[:len(p)-1]
-	}
-	if p == "" {
-		return "/"
-	}
-	return p
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
