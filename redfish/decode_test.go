@@ -1,9 +1,11 @@
 package redfish
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -172,5 +174,44 @@ func FuzzDecodeResource(f *testing.F) {
 		}
 		_ = n.links("Members")
 		_ = n.obj("Links").links("Drives")
+	})
+}
+
+// FuzzParseCollectionPrefix: the streaming decoder of oversized
+// collections agrees with the whole decoder on every body both accept,
+// keeps at most max members, and never panics.
+func FuzzParseCollectionPrefix(f *testing.F) {
+	n := 0
+	_ = filepath.WalkDir(filepath.Join("..", "testdata", "redfish"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") || n >= 100 {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 && bytes.Contains(b, []byte(`"Members"`)) {
+			f.Add(b, uint8(2))
+			n++
+		}
+		return nil
+	})
+	f.Add([]byte(`{"Members":[{"@odata.id":"/a"},{"@odata.id":"/b"},"x",[1]],"Members@odata.count":4}`), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, max uint8) {
+		m, listed, kept, err := parseCollectionPrefix(body, int(max))
+		if err != nil {
+			return
+		}
+		if kept > int64(max) || kept > listed {
+			t.Fatalf("kept %d of %d with max %d", kept, listed, max)
+		}
+		whole, err := parseResource(body)
+		if err != nil {
+			return
+		}
+		all, ok := whole["Members"].([]any)
+		if !ok {
+			return
+		}
+		got, _ := m["Members"].([]any)
+		if int64(len(all)) != listed || !reflect.DeepEqual(got, all[:kept]) {
+			t.Fatalf("prefix of %d members (listed %d) differs from the whole decode's %d", kept, listed, len(all))
+		}
 	})
 }

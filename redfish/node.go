@@ -91,7 +91,9 @@ func parseCollectionPrefix(body []byte, max int) (m map[string]any, listed, kept
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 			return nil, 0, 0, fmt.Errorf("%w: Members is not an array", ErrMalformed)
 		}
-		var members []any
+		// A repeated "Members" key: the last wins, as in parseResource.
+		members := []any{}
+		listed = 0
 		for dec.More() {
 			if len(members) < max {
 				var v any
