@@ -1,6 +1,7 @@
 package hostiletest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
@@ -27,7 +28,7 @@ type Sink struct {
 	mu    sync.Mutex
 	conns int
 	reqs  int
-	auth  int // requests with an Authorization or X-Auth-Token header
+	auth  int // requests with an Authorization or X-Auth-Token header, or a password in the body
 	log   []string
 }
 
@@ -55,9 +56,13 @@ func newSink(addr string) (*Sink, error) {
 }
 
 func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
+	// A login re-sent here carries the password in its JSON body, not in
+	// a header: look there too.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	password := bytes.Contains(body, []byte(`"Password"`))
 	s.mu.Lock()
 	s.reqs++
-	if r.Header.Get("Authorization") != "" || r.Header.Get("X-Auth-Token") != "" {
+	if r.Header.Get("Authorization") != "" || r.Header.Get("X-Auth-Token") != "" || password {
 		s.auth++
 	}
 	if len(s.log) < maxSinkLog {
@@ -68,10 +73,12 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Auth-Token") != "" {
 			line += " [X-Auth-Token]"
 		}
+		if password {
+			line += " [Password in the body]"
+		}
 		s.log = append(s.log, line)
 	}
 	s.mu.Unlock()
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<16))
 	writeJSON(w, http.StatusNotFound, redfishError("Base.1.0.ResourceMissingAtURI", "canary: this server must never be contacted"))
 }
 
@@ -79,9 +86,9 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 type SinkHits struct {
 	// Conns counts accepted TCP connections, Requests HTTP requests, and
 	// Credentialed the requests that carried an Authorization or
-	// X-Auth-Token header.
+	// X-Auth-Token header or a "Password" in their body.
 	Conns, Requests, Credentialed int
-	// Log is "METHOD /uri [Authorization] [X-Auth-Token]" per request.
+	// Log is "METHOD /uri [Authorization] [X-Auth-Token] [Password in the body]" per request.
 	Log []string
 }
 
