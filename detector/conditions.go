@@ -247,10 +247,11 @@ func (v *view) ownsCondition(comp *component, c *model.Condition) bool {
 // inputLossConditions are the starts of the input-loss condition runs
 // within the recurrence window (a run that began before the window and
 // still lasts counts at the window's start), whether one is active now,
-// and the latest run's condition.
-func inputLossConditions(comp *component, now, window int64) (times []int64, active bool, what string) {
+// and the latest run's condition. Runs for which skip is true (a swap's:
+// part.go) count for nothing.
+func inputLossConditions(comp *component, now, window int64, skip func(from, to int64) bool) (times []int64, active bool, what string) {
 	for _, s := range comp.InputLost {
-		if s.To.Unix() <= now-window || s.From.Unix() > now {
+		if s.To.Unix() <= now-window || s.From.Unix() > now || skip(s.From.Unix(), s.To.Unix()) {
 			continue
 		}
 		times = append(times, max(s.From.Unix(), now-window+1))

@@ -85,12 +85,24 @@ type KindConfig struct {
 
 // SourceConfig weighs the source's own verdict on a non-drive component
 // (a BMC's Health): scores for a warning that has held WarningHold, a
-// critical, and a part that was present and is now absent.
+// critical, and a part that was present and is now absent (or gone from
+// a complete scan) for RemovedHold.
 type SourceConfig struct {
 	WarningHold Duration `json:"warning_hold"`
 	Warning     float64  `json:"warning"`
 	Critical    float64  `json:"critical"`
 	Absent      float64  `json:"absent"`
+	// RemovedHold: a fan or PSU that was present counts as removed (the
+	// Absent score, and "gone" for its siblings' redundancy) only once it
+	// has been absent this long: a hot swap takes minutes.
+	RemovedHold Duration `json:"removed_hold"`
+	// Maintenance: input-loss evidence (readings at zero, log entries,
+	// conditions) within this long of a maintenance mark on a fan or PSU
+	// (its serial number changed, it came back after being absent, or its
+	// log says it was removed or inserted) is the swap, not a fault; and
+	// zero readings of a part within this long after it was replaced or
+	// came back are not recorded (it is not cabled or spinning yet).
+	Maintenance Duration `json:"maintenance"`
 }
 
 // DiskConfig scores drives from SMART counters (ATA attributes, NVMe and
@@ -162,8 +174,8 @@ type FanConfig struct {
 	// hourly means over this window (a median, so that a dip or a noisy
 	// hour does not move it).
 	DeclineWindow Duration `json:"decline_window"`
-	// SiblingGap: fraction below the median of the sibling fans (same
-	// chassis, same rated speed) that counts, whatever the baseline (a fan
+	// SiblingGap: fraction below the median of the fans of its cooling
+	// zone (see ZoneCorrelation) that counts, whatever the baseline (a fan
 	// that was already slow when first seen); twice that is degrading.
 	SiblingGap float64 `json:"sibling_gap"`
 	// JitterRatio: within-slot standard deviation over the baseline's
@@ -197,6 +209,25 @@ type FanConfig struct {
 	// side of a slot for the load factor, so that a sibling's own jitter
 	// (a failing sibling's above all) does not leak into this fan's.
 	LoadSmoothing Duration `json:"load_smoothing"`
+	// ZoneCorrelation, ZoneMinChanges, ZoneWindow: the fans a fan is
+	// compared with (sibling gap) and whose load it shares are its cooling
+	// zone, learned from history: fans of the same chassis and the same
+	// speed regime (the same rated speed, or the same speed for the same
+	// percentage, where the source tells) whose hourly speed changes over
+	// the last ZoneWindow correlate at least ZoneCorrelation over at least
+	// ZoneMinChanges pairs of consecutive hours. Until then, no sibling
+	// gap is judged.
+	ZoneCorrelation float64  `json:"zone_correlation"`
+	ZoneMinChanges  int      `json:"zone_min_changes"`
+	ZoneWindow      Duration `json:"zone_window"`
+	// StepRatio: the siblings' speed at the same moment (the same hourly
+	// slot, unsmoothed) moving more than this fraction away from their
+	// smoothed speed, or spanning more than it within the slot, is a step
+	// of the fan curve (BMCs drive fans in steps, 40 -> 62 -> 90 %, all
+	// fans at once): in such a slot the fan is compared with its siblings
+	// at the same moment (the load factor, the lowest sample a dip is
+	// judged against) and the slot's spread is not jitter.
+	StepRatio float64 `json:"step_ratio"`
 	// RedundancyLost: score of a fan whose sibling in the same chassis has
 	// failed (it now carries the airflow alone). Watch by default: the
 	// failed fan carries the event, the others are watched, and one more
@@ -330,7 +361,8 @@ func DefaultConfig() Config {
 			model.KindVoltage:     {Bucket: Duration(time.Hour), History: 24 * 21, Baseline: 3 * day, Confirm: 3, ClearAfter: day},
 			"":                    {Bucket: Duration(time.Hour), History: 24 * 7, Baseline: day, Confirm: 2, ClearAfter: day},
 		},
-		Source: SourceConfig{WarningHold: Duration(time.Hour), Warning: 0.3, Critical: 0.85, Absent: 0.85},
+		Source: SourceConfig{WarningHold: Duration(time.Hour), Warning: 0.3, Critical: 0.85, Absent: 0.6,
+			RemovedHold: Duration(time.Hour), Maintenance: Duration(time.Hour)},
 		Disk: DiskConfig{
 			Counters: []CounterConfig{
 				{Reading: "smart_5_raw", Label: "reallocated sectors", Level: 0.2, Growth: 0.6, Scale: 50},
@@ -367,7 +399,8 @@ func DefaultConfig() Config {
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
 			DipDepth: 0.3, DipWindow: day, DipScore: 0.3, DipMax: 0.75, ThermalMinR2: 0.5, ThermalMinSpread: 0.5,
-			Horizon: 7 * day, ForecastWindow: 3 * day, LoadSmoothing: Duration(2 * time.Hour), RedundancyLost: 0.25},
+			Horizon: 7 * day, ForecastWindow: 3 * day, LoadSmoothing: Duration(2 * time.Hour), RedundancyLost: 0.25,
+			ZoneCorrelation: 0.6, ZoneMinChanges: 24, ZoneWindow: 7 * day, StepRatio: 0.1},
 		PSU: PSUConfig{InputVoltageBand: 0.1, EfficiencyDrop: 0.04, EfficiencyWindow: day, LoadTolerance: 0.15,
 			OutputSag: 0.03, TemperatureRise: 8, FanDecline: 0.25, LoadWatch: 0.9,
 			RecurrenceWindow: 7 * day, InputLoss: 0.3, RedundancyLost: 0.55, Recent: Duration(6 * time.Hour), Horizon: 7 * day},
@@ -400,6 +433,14 @@ func DefaultConfig() Config {
 				// without a space in its id.
 				{Type: "predictive_failure", Label: "predictive failure", Weight: 0.55, HalfLife: 7 * day,
 					Match: []string{"predictive failure", "predicted failure", "predictivefailure", "failure predicted", "failurepredicted"}},
+				// A part removed or inserted (a BMC's "Power supply PSU1
+				// removed", IPMI "Device Removed/Device Absent", "Device
+				// Inserted/Device Present", DMTF ResourceEvent
+				// ResourceRemoved): maintenance, not a fault. Presence is
+				// judged live (the part's state); the entry marks the swap,
+				// so that the input loss around it counts for nothing.
+				{Type: "presence", Label: "part removed or inserted", Ignore: true,
+					Match: []string{"removed", "inserted", "device absent", "device present", "not present", "presence detected"}},
 				{Type: "failure", Label: "failure", Weight: 0.7, HalfLife: 7 * day,
 					Match: []string{"has failed", "failure detected", "failed", "fault"}},
 				{Type: "threshold", Label: "threshold crossed", HalfLife: day,
@@ -431,6 +472,9 @@ func (c Config) Validate() error {
 	if c.Disk.NormalizedWindow <= 0 || c.Disk.NormalizedHorizon <= 0 {
 		return fmt.Errorf("detector config: disk.normalized_window and disk.normalized_horizon must be > 0, got %s and %s",
 			c.Disk.NormalizedWindow.D(), c.Disk.NormalizedHorizon.D())
+	}
+	if c.Fan.ZoneMinChanges < 3 || c.Fan.StepRatio < 0 {
+		return fmt.Errorf("detector config: fan.zone_min_changes must be >= 3 and fan.step_ratio >= 0, got %d and %g", c.Fan.ZoneMinChanges, c.Fan.StepRatio)
 	}
 	for k, kc := range c.Kinds {
 		if kc.Bucket <= 0 || kc.History < 3 || kc.Confirm < 1 {

@@ -23,6 +23,9 @@ type Detector struct {
 	groups map[compKey]*groupState
 	// driveReadings are the drive readings a disk signal reads.
 	driveReadings map[string]bool
+	// parts are the fans and PSUs of each target (part.go): a part gone
+	// from a complete scan is still evaluated, as removed.
+	parts map[string][]*component
 }
 
 // New returns a detector with no history.
@@ -31,7 +34,7 @@ func New(cfg Config) (*Detector, error) {
 		return nil, err
 	}
 	d := &Detector{cfg: cfg, comps: map[compKey]*component{}, logs: map[string]*targetLog{}, groups: map[compKey]*groupState{},
-		driveReadings: map[string]bool{}}
+		driveReadings: map[string]bool{}, parts: map[string][]*component{}}
 	for _, c := range cfg.Disk.Counters {
 		d.driveReadings[c.Reading] = true
 	}
@@ -64,6 +67,12 @@ type component struct {
 	// Thermal is a lone fan's fit against a chassis temperature (nil until
 	// its baseline is complete; see thermalFit).
 	Thermal *thermalFit `json:"thermal,omitempty"`
+	// Replaced is when a fan or PSU was last replaced (a new serial, or
+	// back after an absence without a serial to tell): its history starts
+	// there. Maint are the recent maintenance marks (replacements, returns
+	// after an absence) around which input loss is the swap (part.go).
+	Replaced time.Time   `json:"replaced,omitzero"`
+	Maint    []time.Time `json:"maint,omitempty"`
 
 	State    State     `json:"state"`
 	Since    time.Time `json:"since"`
@@ -84,6 +93,10 @@ type component struct {
 	// conds are the conditions active in the latest snapshot: live state,
 	// replaced at every update, so not saved.
 	conds []model.Condition
+	// zone is a fan's cooling zone (sibling ids) as learned for the slot
+	// starting at zoneFor (fan.go, fanZone): a cache, not saved.
+	zone    map[string]bool
+	zoneFor int64
 }
 
 type readingSlot struct {
@@ -141,14 +154,18 @@ func (d *Detector) Observe(s *model.Snapshot) []Event {
 			comp = &component{Ref: ComponentRef{Target: s.Target, Kind: c.Kind, ID: c.ID}, Series: map[string]*series{},
 				FirstSeen: now, State: StateUnknown, Since: now}
 			d.comps[key] = comp
+			if isPart(c.Kind) {
+				d.parts[s.Target] = append(d.parts[s.Target], comp)
+			}
 		} else if now.Before(comp.LastSeen) {
 			continue
 		}
 		d.update(comp, c, now)
 		touched = append(touched, comp)
 	}
+	touched = d.missingParts(s, touched, now)
 	d.routeLog(s, now)
-	v := &view{d: d, target: s.Target, touched: touched, condOwners: conditionOwners(s)}
+	v := &view{d: d, target: s.Target, now: now, touched: touched, condOwners: conditionOwners(s)}
 	v.groupLost = d.updateGroups(s, v, now)
 	var out []Event
 	for _, comp := range touched {
@@ -160,14 +177,22 @@ func (d *Detector) Observe(s *model.Snapshot) []Event {
 // update records what the snapshot says of a component.
 func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 	ref := &comp.Ref
+	absent := isAbsent(c)
+	health := c.Health
+	if absent {
+		health = model.HealthAbsent
+	}
+	if isPart(c.Kind) && !absent {
+		d.presence(comp, c, now)
+	}
 	ref.Name = cmp.Or(c.Name, ref.Name)
 	ref.Serial = cmp.Or(c.Inventory.SerialNumber, ref.Serial)
 	ref.Model = cmp.Or(c.Inventory.Model, ref.Model)
 	comp.Chassis = c.Chassis
-	if c.Health != comp.Health {
-		comp.Health, comp.HealthSince = c.Health, now
+	if health != comp.Health {
+		comp.Health, comp.HealthSince = health, now
 	}
-	if c.Health != model.HealthAbsent && c.Health != "" {
+	if !absent && c.Health != "" {
 		comp.WasPresent = true
 	}
 	comp.FailurePredicted = c.FailurePredicted != nil && *c.FailurePredicted
@@ -179,7 +204,9 @@ func (d *Detector) update(comp *component, c *model.Component, now time.Time) {
 		comp.slots = append(comp.slots, make([]readingSlot, len(c.Readings)-len(comp.slots))...)
 	}
 	for i, r := range c.Readings {
-		if r.Value == nil {
+		// An absent part's readings (an empty bay's 0 RPM) are not
+		// readings; nor are a part's zeros just after it was put in.
+		if r.Value == nil || absent && c.Kind != model.KindDrive || *r.Value == 0 && d.settling(comp, now) {
 			continue
 		}
 		// A source sends its readings in the same order every time: the
@@ -259,6 +286,9 @@ func (d *Detector) routeLog(s *model.Snapshot, now time.Time) {
 		tl.Seen[key] = t
 		le := logEntry{Time: t, Severity: e.Severity, Code: e.Code, Message: e.Message, MessageID: e.MessageID, Asserted: e.Asserted, Active: e.Active, Key: e.SensorType}
 		if comp := d.comps[compKey{s.Target, e.Component}]; e.Component != "" && comp != nil {
+			if t.Before(comp.Replaced) {
+				continue // the part replaced since: not this one's
+			}
 			comp.Log = appendBounded(comp.Log, le)
 		} else {
 			tl.Unmatched = appendBounded(tl.Unmatched, le)
@@ -487,6 +517,9 @@ func Restore(cfg Config, state []byte) (*Detector, error) {
 			return nil, fmt.Errorf("detector state: a component without history")
 		}
 		d.comps[compKey{c.Ref.Target, c.Ref.ID}] = c
+		if isPart(c.Ref.Kind) {
+			d.parts[c.Ref.Target] = append(d.parts[c.Ref.Target], c)
+		}
 	}
 	if s.Logs != nil {
 		d.logs = s.Logs
@@ -508,6 +541,7 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 type view struct {
 	d       *Detector
 	target  string
+	now     time.Time
 	touched []*component
 	// condOwners says which components a condition shown by several is
 	// scored on (conditionOwners); nil when the snapshot has none.

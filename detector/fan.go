@@ -16,11 +16,17 @@ import (
 //
 //   - decline against its own baseline at comparable load: each hourly
 //     mean is divided by the hour's load factor, the median speed of the
-//     sibling fans (same chassis) relative to their own baselines, so a
+//     sibling fans (its cooling zone once learned, else the fans of its
+//     chassis) relative to their own baselines, so a
 //     BMC ramping every fan for a hot afternoon, or slowing them at
 //     night, moves nothing;
-//   - the gap to its same-rated siblings, whatever the baseline (a fan
-//     already slow when first seen);
+//   - the gap to the fans of its cooling zone (fanZone: same chassis,
+//     same speed regime, speeds that move together, learned from
+//     history), whatever the baseline (a fan already slow when first
+//     seen); no zone learned yet, no gap judged;
+//   - at a step of the fan curve (all siblings at once), the comparison
+//     with the siblings at the same moment (loadFactors.at, minAt,
+//     stepped) before the comparison with its own smoothed past;
 //   - rising instability: the spread within hourly slots against the
 //     baseline's (bearing wear shows as jitter before the speed falls);
 //   - dips: slots whose lowest sample falls far below the expected speed
@@ -38,9 +44,18 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 	}
 	var sibs []*component
 	for _, o := range v.siblings(comp) {
-		if n, os := fanSeries(o); n == name && os != nil && len(os.Buckets) > 0 {
+		if n, os := fanSeries(o); n == name && os != nil && len(os.Buckets) > 0 && o.Health != model.HealthAbsent {
 			sibs = append(sibs, o)
 		}
+	}
+	// Its cooling zone: the siblings whose speeds move with its own. They
+	// carry the load factor when known (a CPU fan on its own loop is not
+	// judged by the chassis fans' load), and they alone are compared with
+	// it for the sibling gap.
+	zone := d.fanZone(comp, s, sibs, nowU)
+	loadSibs := sibs
+	if len(zone) > 0 {
+		loadSibs = zone
 	}
 	if r, ok := fanStopped(comp, name, s); ok {
 		ev.failed = true
@@ -51,7 +66,7 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 		if o.Ref.Kind != model.KindFan {
 			continue
 		}
-		if why, failed := fanFailed(o); failed {
+		if why, failed := d.fanFailed(o, now); failed {
 			red = &Reason{Signal: "redundancy", Score: cfg.RedundancyLost,
 				Text: fmt.Sprintf("redundancy lost: %s in the same chassis %s", nameOf(o), why)}
 			break
@@ -67,7 +82,7 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 	if red != nil {
 		ev.reasons = append(ev.reasons, *red)
 	}
-	lf := loadFactors{sibs: sibs, name: name, now: nowU, smooth: secs(cfg.LoadSmoothing)}
+	lf := loadFactors{sibs: loadSibs, name: name, now: nowU, smooth: secs(cfg.LoadSmoothing), step: cfg.StepRatio}
 	baseOK := nowU >= s.BaseUntil && s.Base.N > 0 && s.baseline() > 0
 	if baseOK && len(sibs) == 0 {
 		if comp.Thermal == nil {
@@ -89,7 +104,7 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 			ev.reasons = append(ev.reasons, r)
 		}
 	}
-	gap := d.fanSiblingGap(comp, s, sibs, nowU)
+	gap := d.fanSiblingGap(comp, s, zone, now)
 	// Decline and sibling gap are two views of one fact (the fan turns
 	// slower than it should): the stronger one carries the score and the
 	// other is told in its text, so the risk is not counted twice.
@@ -144,13 +159,17 @@ func fanStopped(comp *component, name string, s *series) (Reason, bool) {
 	return Reason{}, false
 }
 
-// fanFailed says whether a sibling fan has failed, and how.
-func fanFailed(o *component) (string, bool) {
+// fanFailed says whether a sibling fan has failed, and how. A fan pulled
+// for less than Source.RemovedHold is being swapped, and an empty bay
+// never held a fan: neither has failed.
+func (d *Detector) fanFailed(o *component, now time.Time) (string, bool) {
 	switch {
 	case o.Health == model.HealthCritical:
 		return "is critical", true
-	case o.Health == model.HealthAbsent && o.WasPresent:
+	case d.removed(o, now):
 		return "is gone", true
+	case o.Health == model.HealthAbsent:
+		return "", false
 	}
 	if n, s := fanSeries(o); s != nil && len(s.Buckets) > 0 {
 		if _, stopped := fanStopped(o, n, s); stopped {
@@ -172,7 +191,14 @@ type loadFactors struct {
 	name   string
 	now    int64
 	smooth int64 // seconds either side a sibling's speed is averaged over
-	cache  map[int64]float64
+	// step: the siblings' same-slot speed this far off their smoothed
+	// speed is a step of the fan curve, judged at the same moment.
+	step  float64
+	cache map[int64]float64
+	// minCache and stepCache memoize minAt and stepped: the dip and
+	// decline checks ask for the same slots again and again.
+	minCache  map[int64]float64
+	stepCache map[int64]bool
 }
 
 // at is the load factor of the slot starting at start: the median over
@@ -183,7 +209,7 @@ func (l *loadFactors) at(start int64) float64 {
 	if f, ok := l.cache[start]; ok {
 		return f
 	}
-	var rs []float64
+	var rs, now []float64
 	for _, o := range l.sibs {
 		s := o.Series[l.name]
 		if s == nil || s.Base.N == 0 || l.now < s.BaseUntil || s.baseline() <= 0 {
@@ -193,7 +219,8 @@ func (l *loadFactors) at(start int64) float64 {
 		// LoadSmoothing: load changes over hours, and a sibling's own
 		// jitter (a failing sibling's above all) must not leak into this
 		// fan's load-adjusted speed.
-		if _, ok := bucketAt(s, start); !ok {
+		cur, ok := bucketAt(s, start)
+		if !ok {
 			continue
 		}
 		sum, n := 0.0, 0
@@ -207,10 +234,19 @@ func (l *loadFactors) at(start int64) float64 {
 		if r := sum / float64(n) / s.baseline(); r > 0.5 && r < 3 {
 			rs = append(rs, r)
 		}
+		if r := cur.mean() / s.baseline(); r > 0.5 && r < 3 {
+			now = append(now, r)
+		}
 	}
 	f := 1.0
 	if len(rs) > 0 {
 		f = median(rs)
+		// A step of the fan curve (all siblings at once, 40 -> 62 -> 90 %)
+		// is smoothed away over hours: at a step the fan is compared
+		// with its siblings at the same moment instead.
+		if f0 := median(now); len(now) > 0 && l.step > 0 && math.Abs(f0/f-1) > l.step {
+			f = f0
+		}
 	} else if l.temp != nil {
 		if b, ok := bucketAt(l.temp, start); ok {
 			f = l.thermal.factor(b.mean())
@@ -221,6 +257,75 @@ func (l *loadFactors) at(start int64) float64 {
 	}
 	l.cache[start] = f
 	return f
+}
+
+// minAt is the load factor a slot's lowest sample is judged against: the
+// load factor, or, when the siblings stepped down within the slot (their
+// lowest samples a step below the load factor), their lowest samples
+// relative to their baselines, at the same moment.
+func (l *loadFactors) minAt(start int64) float64 {
+	if f, ok := l.minCache[start]; ok {
+		return f
+	}
+	f := l.minAtUncached(start)
+	if l.minCache == nil {
+		l.minCache = map[int64]float64{}
+	}
+	l.minCache[start] = f
+	return f
+}
+
+func (l *loadFactors) minAtUncached(start int64) float64 {
+	f := l.at(start)
+	if l.step <= 0 {
+		return f
+	}
+	var ms []float64
+	for _, o := range l.sibs {
+		s := o.Series[l.name]
+		if s == nil || s.Base.N == 0 || l.now < s.BaseUntil || s.baseline() <= 0 {
+			continue
+		}
+		if b, ok := bucketAt(s, start); ok && b.Min > 0 {
+			ms = append(ms, b.Min/s.baseline())
+		}
+	}
+	if len(ms) > 0 {
+		if m := median(ms); m < f*(1-l.step) {
+			return m
+		}
+	}
+	return f
+}
+
+// stepped says whether the siblings' speed spanned more than a step
+// within the slot (the fan curve moved): the slot's spread is the control
+// loop's, not jitter.
+func (l *loadFactors) stepped(start int64) bool {
+	if v, ok := l.stepCache[start]; ok {
+		return v
+	}
+	v := l.steppedUncached(start)
+	if l.stepCache == nil {
+		l.stepCache = map[int64]bool{}
+	}
+	l.stepCache[start] = v
+	return v
+}
+
+func (l *loadFactors) steppedUncached(start int64) bool {
+	if l.step <= 0 {
+		return false
+	}
+	var rs []float64
+	for _, o := range l.sibs {
+		if s := o.Series[l.name]; s != nil {
+			if b, ok := bucketAt(s, start); ok && b.N > 1 && b.mean() > 0 {
+				rs = append(rs, (b.Max-b.Min)/b.mean())
+			}
+		}
+	}
+	return len(rs) > 0 && median(rs) > l.step
 }
 
 // normalized returns the slots since since with their means divided by
@@ -270,21 +375,19 @@ func (d *Detector) fanDecline(comp *component, s *series, lf *loadFactors, now i
 	return &Reason{Signal: name, Value: ptr(math.Round(raw)), Baseline: ptr(math.Round(expected)), Score: round3(score), Text: text}
 }
 
-// fanSiblingGap compares the fan with the median of its siblings of the
-// same rated speed (Redfish Fan.RatedSpeedRPM; else the same model).
-func (d *Detector) fanSiblingGap(comp *component, s *series, sibs []*component, now int64) *Reason {
+// fanSiblingGap compares the fan with the median of the fans of its
+// cooling zone (fanZone), whatever the baseline: a fan already slow when
+// first seen. No zone learned yet, no judgement.
+func (d *Detector) fanSiblingGap(comp *component, s *series, zone []*component, now time.Time) *Reason {
 	cfg := &d.cfg.Fan
-	since := now - secs(cfg.DeclineWindow)
+	since := now.Unix() - secs(cfg.DeclineWindow)
 	own, ok := medianMean(s, since)
 	if !ok || own <= 0 {
 		return nil
 	}
 	var others []float64
-	for _, o := range sibs {
-		if !sameFanModel(comp, o) {
-			continue
-		}
-		if _, failed := fanFailed(o); failed {
+	for _, o := range zone {
+		if _, failed := d.fanFailed(o, now); failed {
 			continue
 		}
 		_, os := fanSeries(o)
@@ -303,16 +406,110 @@ func (d *Detector) fanSiblingGap(comp *component, s *series, sibs []*component, 
 	}
 	name, _ := fanSeries(comp)
 	return &Reason{Signal: "sibling_gap", Value: ptr(math.Round(own)), Baseline: ptr(math.Round(ref)), Score: round3(score),
-		Text: fmt.Sprintf("%s at %s %s, %s%% below the median of %d sibling fan(s) of the same rating (%s %s)", nameOf(comp),
+		Text: fmt.Sprintf("%s at %s %s, %s%% below the median of %d fan(s) of its cooling zone (%s %s)", nameOf(comp),
 			fmtNum(math.Round(own)), unitOf(comp, name), fmtNum(math.Round(gap*100)), len(others), fmtNum(math.Round(ref)), unitOf(comp, name))}
 }
 
-func sameFanModel(a, b *component) bool {
+// fanZone returns the fan's cooling zone among its siblings (same
+// chassis, same speed reading): those of the same speed regime
+// (sameRegime) whose hourly speed changes over the last ZoneWindow
+// correlate with its own (zoneCorrelation). A fan sharing a model string
+// is not a zone-mate for that: a CPU fan and a chassis fan of one model
+// run on different loops at different speeds.
+//
+// The zone changes only with a new hourly slot: it is learned once per
+// slot (zoneFor) and kept in memory (not saved: relearned after a
+// restore).
+func (d *Detector) fanZone(comp *component, s *series, sibs []*component, now int64) []*component {
+	cfg := &d.cfg.Fan
+	if slot := s.lastTime(); comp.zoneFor != slot || comp.zone == nil {
+		comp.zoneFor, comp.zone = slot, map[string]bool{}
+		for _, o := range sibs {
+			if !sameRegime(comp, o) {
+				continue
+			}
+			_, os := fanSeries(o)
+			if r, n := zoneCorrelation(s, os, now-secs(cfg.ZoneWindow)); n >= cfg.ZoneMinChanges && r >= cfg.ZoneCorrelation {
+				comp.zone[o.Ref.ID] = true
+			}
+		}
+	}
+	var out []*component
+	for _, o := range sibs {
+		if comp.zone[o.Ref.ID] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// sameRegime says whether two fans can be compared speed for speed: the
+// same rated speed where both report one, else the same speed for the
+// same percentage (RPM over percent: the rating the source implies, as
+// Redfish SpeedPercent gives both) within 10 %, else (nothing to tell)
+// yes.
+func sameRegime(a, b *component) bool {
 	ra, rb := a.Series["rated_speed"], b.Series["rated_speed"]
 	if ra != nil && rb != nil && len(ra.Buckets) > 0 && len(rb.Buckets) > 0 {
 		return ra.last() == rb.last()
 	}
-	return a.Ref.Model != "" && a.Ref.Model == b.Ref.Model
+	ia, oka := impliedRating(a)
+	ib, okb := impliedRating(b)
+	if oka && okb {
+		return math.Abs(ia/ib-1) <= 0.1
+	}
+	return true
+}
+
+// impliedRating is the fan's RPM at 100 %, from its latest RPM and
+// percentage.
+func impliedRating(c *component) (float64, bool) {
+	rpm, pct := c.Series["speed"], c.Series["speed_percent"]
+	if rpm == nil || pct == nil || len(rpm.Buckets) == 0 || len(pct.Buckets) == 0 || pct.last() <= 0 || rpm.last() <= 0 {
+		return 0, false
+	}
+	return rpm.last() / pct.last() * 100, true
+}
+
+// zoneCorrelation is the correlation of the relative changes of two
+// series' hourly means from one slot to the next, over the slots since
+// since both have (and their neighbours), and how many changes it is over.
+// Fans on one control loop move together (a step, a ramp, a daily cycle
+// the BMC follows); a fan on another loop, or a static reading, does not.
+func zoneCorrelation(a, b *series, since int64) (float64, int) {
+	var n, sx, sy, sxx, syy, sxy float64
+	as, bs := a.window(since), b.window(since)
+	j := 0
+	for i := 1; i < len(as); i++ {
+		p, c := &as[i-1], &as[i]
+		if c.Start-p.Start != a.Width {
+			continue
+		}
+		for j < len(bs) && bs[j].Start < p.Start {
+			j++
+		}
+		if j+1 >= len(bs) {
+			break
+		}
+		if bs[j].Start != p.Start || bs[j+1].Start != c.Start {
+			continue
+		}
+		pa, ca, pb, cb := p.mean(), c.mean(), bs[j].mean(), bs[j+1].mean()
+		if pa+ca <= 0 || pb+cb <= 0 {
+			continue
+		}
+		x, y := 2*(ca-pa)/(ca+pa), 2*(cb-pb)/(cb+pb)
+		n++
+		sx, sy, sxx, syy, sxy = sx+x, sy+y, sxx+x*x, syy+y*y, sxy+x*y
+	}
+	if n < 3 {
+		return 0, int(n)
+	}
+	vx, vy := sxx/n-(sx/n)*(sx/n), syy/n-(sy/n)*(sy/n)
+	if vx <= 1e-12 || vy <= 1e-12 {
+		return 0, int(n) // a reading that does not move says nothing
+	}
+	return (sxy/n - (sx/n)*(sy/n)) / math.Sqrt(vx*vy), int(n)
 }
 
 // medianMean is the median of the bucket means since since.
@@ -350,7 +547,9 @@ func (d *Detector) fanJitter(comp *component, s *series, lf *loadFactors, now in
 	base := s.baseline()
 	// Slots holding a dip are the dip signal's: left out here, so that one
 	// stall is not counted twice.
-	dip := func(b *bucket) bool { return b.Min < (1-cfg.DipDepth)*base*lf.at(b.Start) }
+	// So are slots where the fan curve stepped: their spread is the
+	// control loop's.
+	dip := func(b *bucket) bool { return b.Min < (1-cfg.DipDepth)*base*lf.minAt(b.Start) || lf.stepped(b.Start) }
 	rj, ok1 := spread(recent, lf, dip)
 	bj, ok2 := spread(ref, lf, dip)
 	if !ok1 || !ok2 {
@@ -476,7 +675,7 @@ func (d *Detector) fanDips(comp *component, s *series, lf *loadFactors, now int6
 	n := 0
 	low := math.Inf(1)
 	for _, b := range s.window(now - secs(cfg.DipWindow)) {
-		exp := base * lf.at(b.Start)
+		exp := base * lf.minAt(b.Start)
 		if b.Min < (1-cfg.DipDepth)*exp {
 			n++
 			low = math.Min(low, b.Min/exp)
@@ -510,7 +709,7 @@ func (d *Detector) fanForecast(comp *component, lf *loadFactors, now int64, ev *
 		if !ok || thr <= 0 {
 			continue
 		}
-		l := loadFactors{sibs: lf.sibs, name: name, now: now, smooth: lf.smooth}
+		l := loadFactors{sibs: lf.sibs, name: name, now: now, smooth: lf.smooth, step: lf.step}
 		since := max(now-secs(cfg.ForecastWindow), s.BaseUntil)
 		nb := l.normalized(s, since)
 		if len(nb) < 12 {

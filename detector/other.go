@@ -14,10 +14,13 @@ import (
 // source's verdict.
 func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation {
 	var ev evaluation
-	switch comp.Ref.Kind {
-	case model.KindFan:
+	switch {
+	case isPart(comp.Ref.Kind) && comp.Health == model.HealthAbsent:
+		// An empty bay, or a part pulled: nothing to score but its
+		// absence (sourceVerdict), never a stopped fan or a lost input.
+	case comp.Ref.Kind == model.KindFan:
 		ev = d.evalFan(comp, v, now)
-	case model.KindPSU:
+	case comp.Ref.Kind == model.KindPSU:
 		ev = d.evalPSU(comp, v, now)
 	default:
 		ev = d.evalDrift(comp, now)
@@ -26,7 +29,7 @@ func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation
 	if v.logOwner(comp) {
 		ev.reasons = append(ev.reasons, d.evalUnmatchedLog(v, now)...)
 	}
-	ev.reasons = append(ev.reasons, sourceVerdict(comp, &d.cfg.Source, now)...)
+	ev.reasons = append(ev.reasons, d.sourceVerdict(comp, now)...)
 	return ev
 }
 
@@ -36,7 +39,13 @@ func (d *Detector) evalOther(comp *component, v *view, now time.Time) evaluation
 // input is lost: a verdict that comes and goes with each sample would make
 // the component flap); its critical a strong one, at once. The detector's
 // point is to be earlier than this.
-func sourceVerdict(comp *component, cfg *SourceConfig, now time.Time) []Reason {
+//
+// A fan or PSU that was present and has been absent for RemovedHold (or
+// gone from complete scans: part.go) was removed or is no longer
+// detected: a warning of its own (Absent), not a stopped part. A part
+// absent from the first scan is an empty bay: nothing.
+func (d *Detector) sourceVerdict(comp *component, now time.Time) []Reason {
+	cfg := &d.cfg.Source
 	switch comp.Health {
 	case model.HealthWarning:
 		if now.Sub(comp.HealthSince) < cfg.WarningHold.D() {
@@ -46,8 +55,9 @@ func sourceVerdict(comp *component, cfg *SourceConfig, now time.Time) []Reason {
 	case model.HealthCritical:
 		return []Reason{{Signal: "health", Text: "the source reports critical", Score: cfg.Critical}}
 	case model.HealthAbsent:
-		if comp.WasPresent {
-			return []Reason{{Signal: "presence", Text: fmt.Sprintf("%s is no longer present", comp.Ref.Kind), Score: cfg.Absent}}
+		if d.removed(comp, now) {
+			return []Reason{{Signal: "presence", Score: cfg.Absent,
+				Text: fmt.Sprintf("%s %s was removed or is no longer detected (absent for %s)", comp.Ref.Kind, nameOf(comp), fmtAgo(now.Sub(comp.HealthSince)))}}
 		}
 	}
 	return nil

@@ -37,7 +37,7 @@ func (d *Detector) evalPSU(comp *component, v *view, now time.Time) evaluation {
 	if comp.Health == model.HealthOK || comp.Health == model.HealthWarning {
 		var red *Reason
 		for _, o := range v.siblings(comp) {
-			if o.Health == model.HealthCritical || (o.Health == model.HealthAbsent && o.WasPresent) {
+			if o.Health == model.HealthCritical || d.removed(o, now) {
 				what := "is critical"
 				if o.Health == model.HealthAbsent {
 					what = "is gone"
@@ -117,11 +117,14 @@ func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 	window := secs(cfg.RecurrenceWindow)
 	var times []int64
 	name, s, lossAt := inputSeries(comp)
+	// A loss around a swap (the part pulled, replaced, put back) is the
+	// maintenance, not the part's fault (part.go).
+	marks := d.maintenance(comp)
 	fromReadings := 0
 	if s != nil && lossAt > 0 {
 		prev, inRun := int64(0), false
 		for _, b := range s.window(now - window) {
-			if b.Min < lossAt {
+			if b.Min < lossAt && !d.nearMaintenance(marks, b.Start, b.Start+s.Width) {
 				if !inRun || b.Start-prev > s.Width {
 					inRun = true
 					times = append(times, b.Start)
@@ -140,13 +143,13 @@ func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 		if t := d.logType(&e); t == nil || t.Type != "input_lost" {
 			continue
 		}
-		if tu := e.Time.Unix(); tu > now-window && tu <= now {
+		if tu := e.Time.Unix(); tu > now-window && tu <= now && !d.nearMaintenance(marks, tu, tu) {
 			times = append(times, tu)
 			fromLog++
 			lastMsg = e.Message
 		}
 	}
-	condTimes, condActive, condWhat := inputLossConditions(comp, now, window)
+	condTimes, condActive, condWhat := inputLossConditions(comp, now, window, func(from, to int64) bool { return d.nearMaintenance(marks, from, to) })
 	times = append(times, condTimes...)
 	if len(times) == 0 {
 		return Reason{}, false

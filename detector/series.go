@@ -2,6 +2,7 @@ package detector
 
 import (
 	"math"
+	"sort"
 	"time"
 )
 
@@ -162,10 +163,10 @@ func (s *series) valueAt(t int64) (float64, bool) {
 
 // window returns the buckets that start after since.
 func (s *series) window(since int64) []bucket {
-	i := len(s.Buckets)
-	for i > 0 && s.Buckets[i-1].Start > since {
-		i--
-	}
+	// Buckets are in time order: a binary search, since the fan checks
+	// ask for windows all along the history (a linear scan back from the
+	// end made each observation cost the history's length squared).
+	i := sort.Search(len(s.Buckets), func(i int) bool { return s.Buckets[i].Start > since })
 	return s.Buckets[i:]
 }
 
