@@ -239,6 +239,13 @@ func (d *Detector) psuInputBand(comp *component, now int64) (Reason, bool) {
 	if s == nil || s.Base.N == 0 || s.baseline() < 50 {
 		return Reason{}, false // a DC input or a missing baseline
 	}
+	if top := nominalVoltages[len(nominalVoltages)-1]; s.baseline() > top*(1+cfg.InputVoltageBand) {
+		// No single-phase mains runs there: a sensor that has always
+		// read like this (the Intel S2600BPB capture's PSU reads 572 V)
+		// is misreporting, not out of band; its changes are still
+		// judged against its own baseline by the other signals.
+		return Reason{}, false
+	}
 	nom := nominalVoltage(s.baseline())
 	v, n := recentNormal(s, now-secs(d.cfg.PSU.Recent), 0.5*nom)
 	if n == 0 {

@@ -59,6 +59,11 @@ func TestPSUInputVoltageBand(t *testing.T) {
 		{"230 V sagging", func(t time.Duration) float64 { return 229 - 30*ramp(t, 4*day, 5*day) }, true},
 		{"208 V steady", func(time.Duration) float64 { return 207 }, false},
 		{"120 V steady", func(time.Duration) float64 { return 119.3 }, false},
+		// The Intel S2600BPB capture: a PSU that has always read 572 V is
+		// a misreporting sensor, not a feed 106 % off 277 V.
+		{"572 V steady (no mains runs there)", func(time.Duration) float64 { return 572 }, false},
+		// 265 V is within the band of 277 V.
+		{"265 V steady", func(time.Duration) float64 { return 265 }, false},
 	} {
 		d := mustNew(t)
 		rng := rand.New(rand.NewSource(8))
