@@ -11,9 +11,10 @@ import (
 // Chassis: the physical side. BMCs serve the legacy Thermal and Power
 // resources (deprecated in Redfish 2020.4), the newer ThermalSubsystem,
 // PowerSubsystem and Sensors, or both (Supermicro H14 dropped legacy
-// Power). For each kind of part we prefer the newer resources and fall
-// back to the legacy ones only when the newer gave none of that kind, so
-// each physical fan, PSU and sensor is reported once.
+// Power). Fans and PSUs come from the newer resources, else the legacy
+// ones; sensors from both, merged by identity (sensorIdentities), so that
+// each physical part is reported once and none only one of them lists is
+// lost.
 
 func (s *scan) chassisArea() {
 	for _, ch := range s.top("/redfish/v1/Chassis") {
@@ -99,7 +100,6 @@ func (s *scan) oneChassis(ch node) {
 
 	// Sensors not consumed as a fan's or PSU's reading are components.
 	have := map[model.Kind]int{}
-	names := map[string]bool{} // normalized names reported from the newer resources
 	for _, sid := range order {
 		sn := sensors[sid]
 		if used[sid] {
@@ -110,23 +110,37 @@ func (s *scan) oneChassis(ch node) {
 			// view of a fan already reported.
 			continue
 		}
-		c := sensorComponent(sn, chID)
-		s.add(c)
+		s.add(sensorComponent(sn, chID))
 		have[sn.kind]++
-		names[normName(c.Name)] = true
 	}
-	// A legacy entry with the name of a sensor already reported is the same
-	// sensor (iLO serves each temperature in both).
-	fresh := func(n node) bool { return !names[normName(name(n, ""))] }
+	// Legacy entries that are one of the Sensors (sensorIdentities) are
+	// not reported again; any other is a part the newer resources do not
+	// list, and is reported: the legacy resources are deprecated, not
+	// superseded entry by entry (a Cray blade lists 22 temperatures in
+	// Thermal and 21 Sensors).
+	known := map[string]bool{}
+	for _, sid := range order {
+		for _, k := range sensorIdentities(sensors[sid].n, sensors[sid].kind) {
+			known[k] = true
+		}
+	}
+	fresh := func(n node, kind model.Kind) bool {
+		for _, k := range sensorIdentities(n, kind) {
+			if known[k] {
+				return false
+			}
+		}
+		return true
+	}
 	nFans += have[model.KindFan]
 
-	// Legacy fallbacks, per kind.
-	needThermal := nFans == 0 || have[model.KindTemperature] == 0
-	needPower := len(psus) == 0 || have[model.KindVoltage] == 0 || have[model.KindPower] == 0 || needsLegacyReadings(psus)
-	if th, ok := s.legacy(ch, chID, "Thermal", needThermal); ok {
+	// Legacy resources, read whenever linked (a part they alone list must
+	// not be lost): fans and PSUs where the newer resources gave none, PSU
+	// readings only they have, temperatures and voltages that no Sensor is.
+	if th, ok := s.legacy(ch, chID, "Thermal"); ok {
 		if nFans == 0 {
 			for i, fn := range th.list("Fans") {
-				if fresh(fn) {
+				if fresh(fn, model.KindFan) {
 					s.add(legacyFan(fn, s.entryID(fn, nodeID(th), "Fans", i), chID))
 				}
 			}
@@ -134,16 +148,13 @@ func (s *scan) oneChassis(ch node) {
 				s.addRedundancy(redundancyGroup(g, fmtID(nodeID(th), "Redundancy", i), model.KindFan, s.snapshotHealth))
 			}
 		}
-		if have[model.KindTemperature] == 0 {
-			for i, tn := range th.list("Temperatures") {
-				if !fresh(tn) {
-					continue
-				}
+		for i, tn := range th.list("Temperatures") {
+			if fresh(tn, model.KindTemperature) {
 				s.add(legacyReading(tn, s.entryID(tn, nodeID(th), "Temperatures", i), chID, model.KindTemperature, "temperature", "ReadingCelsius", "Cel"))
 			}
 		}
 	}
-	if pw, ok := s.legacy(ch, chID, "Power", needPower); ok {
+	if pw, ok := s.legacy(ch, chID, "Power"); ok {
 		if len(psus) > 0 {
 			enrichPSUs(psus, pw.list("PowerSupplies"))
 		} else {
@@ -154,11 +165,8 @@ func (s *scan) oneChassis(ch node) {
 				s.addRedundancy(redundancyGroup(g, fmtID(nodeID(pw), "Redundancy", i), model.KindPSU, healthOf(psus)))
 			}
 		}
-		if have[model.KindVoltage] == 0 {
-			for i, vn := range pw.list("Voltages") {
-				if !fresh(vn) {
-					continue
-				}
+		for i, vn := range pw.list("Voltages") {
+			if fresh(vn, model.KindVoltage) {
 				s.add(legacyReading(vn, s.entryID(vn, nodeID(pw), "Voltages", i), chID, model.KindVoltage, "voltage", "ReadingVolts", "V"))
 			}
 		}
@@ -192,17 +200,54 @@ func (s *scan) oneChassis(ch node) {
 	}
 }
 
-// legacy fetches a legacy resource when it is needed, or when a $expand
-// already delivered it (free).
-func (s *scan) legacy(ch node, chID, prop string, needed bool) (node, bool) {
-	id := ch.link(prop)
-	if id == "" {
-		return node{}, false
+// sensorIdentities are the keys by which a Sensor and a legacy Thermal or
+// Power entry are known to be one sensor: the Sensor's URI as the entry's
+// own @odata.id (iDRAC gives its legacy entries its Sensors' URIs); the
+// same name (iLO serves each temperature in both); the same
+// PhysicalContext and number in the name ("CPU1 Temp" and "CPU #1
+// Temperature", the DMTF mockups); the same PhysicalContext and
+// RelatedItem (both schemas have them: the part measured). Keys are per
+// kind: a PSU's voltage is not its temperature.
+func sensorIdentities(n node, kind model.Kind) []string {
+	k := string(kind) + "\x00"
+	var out []string
+	if id := n.id(); id != "" && !strings.Contains(id, "#") {
+		out = append(out, k+"id:"+id)
 	}
-	if !needed {
-		if _, ok := s.f.cached(id); !ok {
-			return node{}, false
+	nm := name(n, "")
+	if v := normName(nm); v != "" {
+		out = append(out, k+"name:"+v)
+	}
+	if ctx := n.str("PhysicalContext"); ctx != "" {
+		out = append(out, k+"ctx:"+ctx+"#"+digits(nm))
+		if rel := n.links("RelatedItem"); len(rel) == 1 {
+			out = append(out, k+"rel:"+ctx+"#"+rel[0])
 		}
+	}
+	return out
+}
+
+// digits returns the numbers in s, in order ("CPU #1 Temp 2" -> "1.2").
+func digits(s string) string {
+	var b strings.Builder
+	prev := false
+	for _, r := range s {
+		d := unicode.IsDigit(r)
+		if d && !prev && b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		if d {
+			b.WriteRune(r)
+		}
+		prev = d
+	}
+	return b.String()
+}
+
+// legacy fetches a legacy resource (Thermal, Power) of a chassis.
+func (s *scan) legacy(ch node, chID, prop string) (node, bool) {
+	if ch.link(prop) == "" {
+		return node{}, false
 	}
 	n, ok, _ := s.sub(ch, chID, prop, prop, 0)
 	return n, ok
@@ -441,20 +486,21 @@ func legacyPSU(pn node, id, chID string) model.Component {
 
 // enrichPSUs copies into PowerSubsystem PSUs the readings that only the
 // legacy Power entry of the same PSU has (iLO 6 serves input voltage and
-// output watts only there), matching by serial number, else by Id.
+// output watts only there), matching as one part (samePart: serial
+// number and model), else by Id.
 func enrichPSUs(psus []model.Component, legacy []node) {
 	for _, ln := range legacy {
 		serial, member := ln.str("SerialNumber"), ln.str("MemberId")
 		for i := range psus {
 			p := &psus[i]
-			match := serial != "" && p.Inventory.SerialNumber == serial
+			lp := legacyPSU(ln, p.ID, p.Chassis)
+			match := samePart(*p, lp)
 			if !match && serial == "" && member != "" {
 				match = strings.HasSuffix(p.ID, "/"+member)
 			}
 			if !match {
 				continue
 			}
-			lp := legacyPSU(ln, p.ID, p.Chassis)
 			for _, r := range lp.Readings {
 				if _, ok := p.Reading(r.Name); !ok {
 					p.Readings = append(p.Readings, r)
@@ -463,20 +509,6 @@ func enrichPSUs(psus []model.Component, legacy []node) {
 			break
 		}
 	}
-}
-
-// needsLegacyReadings reports whether a PSU lacks the electrical readings
-// degradation scoring uses.
-func needsLegacyReadings(psus []model.Component) bool {
-	for _, p := range psus {
-		if _, ok := p.Reading("output_power"); !ok {
-			return true
-		}
-		if _, ok := p.Reading("input_voltage"); !ok {
-			return true
-		}
-	}
-	return false
 }
 
 func envReadings(env node) []model.Reading {

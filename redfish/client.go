@@ -161,9 +161,10 @@ func Scan(ctx context.Context, endpoint string, opts ...Option) (*model.Snapshot
 	return snap, err
 }
 
-// scan is the state of one walk of the tree. The three areas (chassis,
-// systems, managers) are walked concurrently; the in-flight bound is
-// gofish's semaphore (WithMaxInFlight).
+// scan is the state of one walk of the tree. The three top collections are
+// read at once, then the areas are walked in a fixed order, each reading a
+// collection's members concurrently; the in-flight bound is the client's
+// (WithMaxInFlight).
 type scan struct {
 	f   *fetcher
 	cfg *config
@@ -175,8 +176,8 @@ type scan struct {
 	events     []model.Event
 	warnings   []model.Warning
 	fatal      error
-	cut        int             // reads not made because the context ended
-	seen       map[string]bool // component ids already reported
+	cut        int            // reads not made because the context ended
+	seen       map[string]int // component id -> index in comps
 	// chassisDrives are read after the other walks (see run).
 	chassisDrives []struct{ id, chassis string }
 }

@@ -124,7 +124,7 @@ func (f *fetcher) getFresh(id, query string, whole bool) (map[string]any, error)
 		f.failed[req] = err
 		return nil, err
 	}
-	f.index(m, false)
+	f.index(m, true, false)
 	if whole {
 		// Cached under the id it was asked by, even if the body lacks an
 		// @odata.id of its own (some captured BMC responses do).
@@ -133,13 +133,20 @@ func (f *fetcher) getFresh(id, query string, whole bool) (map[string]any, error)
 	return m, nil
 }
 
-// index records every expanded resource inside v (an object with an
-// @odata.id and other properties), so that later gets need no request.
-// The response's own top object is cached by the caller, if whole.
-func (f *fetcher) index(v any, self bool) {
+// index records the whole resources expanded inside v, so that later
+// gets need no request. The response's own top object is cached by the
+// caller, if whole. Only what is certainly the whole resource is cached:
+// a member of an expanded collection (DSP0266 §7.3.4: $expand puts the
+// member itself in place of its reference), or an object that is a
+// Resource by its own properties (isWholeResource). Anything else with an
+// @odata.id, such as a sensor excerpt that copies a few of the Sensor's
+// properties (DSP0268 Sensor "excerpt"; GB300-class BMCs give them the
+// Sensor's @odata.id), is not: cached, it would stand for the Sensor, or
+// not, depending on which response arrived first.
+func (f *fetcher) index(v any, top, member bool) {
 	switch v := v.(type) {
 	case map[string]any:
-		if id, ok := v["@odata.id"].(string); ok && self && !strings.Contains(id, "#") && isExpanded(v) {
+		if id, ok := v["@odata.id"].(string); ok && !top && !strings.Contains(id, "#") && isExpanded(v) && (member || isWholeResource(v)) {
 			key := normID(id)
 			if _, seen := f.cache[key]; !seen {
 				f.cache[key] = v
@@ -149,13 +156,36 @@ func (f *fetcher) index(v any, self bool) {
 			if k == "Links" || strings.HasPrefix(k, "@") {
 				continue
 			}
-			f.index(e, true)
+			if list, ok := e.([]any); ok && k == "Members" {
+				for _, m := range list {
+					f.index(m, false, true)
+				}
+				continue
+			}
+			f.index(e, false, false)
 		}
 	case []any:
 		for _, e := range v {
-			f.index(e, true)
+			f.index(e, false, false)
 		}
 	}
+}
+
+// isWholeResource reports whether an object embedded in a response is a
+// resource (or a resource collection) rather than a piece of one: its
+// @odata.type names a schema's own entity type ("#Sensor.v1_2_0.Sensor",
+// "#SensorCollection.SensorCollection": CSDL names each resource's type
+// after its namespace), and it is no excerpt (an excerpt names the
+// resource it copies from by DataSourceUri). Array entries of legacy
+// resources ("#Thermal.v1_4_0.Fan", Dell gives them URIs of their own)
+// and untyped copies are not resources.
+func isWholeResource(m map[string]any) bool {
+	if _, excerpt := m["DataSourceUri"]; excerpt {
+		return false
+	}
+	t, _ := m["@odata.type"].(string)
+	parts := strings.Split(strings.TrimPrefix(t, "#"), ".")
+	return len(parts) >= 2 && parts[0] != "" && parts[0] == parts[len(parts)-1]
 }
 
 // isExpanded tells an expanded resource from a bare reference: it carries

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prefail/prefail/model"
@@ -10,17 +11,30 @@ import (
 // Vendor OEM data is kept raw by the model and interpreted here, per
 // vendor, only where the standard properties leave a gap.
 
-// oemVendor returns the name of the single vendor object under Oem
-// ("Hpe", "Dell", "Supermicro", ...) and that object.
+// oemVendor returns the name of the vendor object under Oem ("Hpe",
+// "Dell", "Supermicro", ...) and that object. Where there are several
+// (iLO 5 serves both "Hp" and "Hpe"), the first by name, never the first
+// a map iteration happens to give: the same resource reads the same.
 func oemVendor(n node) (string, node) {
 	oem := n.obj("Oem")
 	if !oem.ok() {
 		return "", node{}
 	}
-	for k := range oem.m {
-		return k, oem.obj(k)
+	keys := make([]string, 0, len(oem.m))
+	for k, v := range oem.m {
+		if _, ok := v.(map[string]any); ok {
+			keys = append(keys, k)
+		}
 	}
-	return "", node{}
+	if len(keys) == 0 {
+		return "", node{}
+	}
+	slices.Sort(keys)
+	if slices.Contains(keys, "Hpe") {
+		// HpeSeaOfSensors and BayNumber live under "Hpe".
+		return "Hpe", oem.obj("Hpe")
+	}
+	return keys[0], oem.obj(keys[0])
 }
 
 // oemSensorKind classifies a Sensor that names neither ReadingType nor

@@ -22,7 +22,7 @@ const topLevels = 3
 const maxPages = 50
 
 func (s *scan) run() {
-	s.seen = map[string]bool{}
+	s.seen = map[string]int{}
 	// The three top collections are the big responses: ask for them at
 	// once (bounded by WithMaxInFlight). The walks that follow run in a
 	// fixed order, so that what one walk leaves in the cache for another
@@ -51,7 +51,7 @@ func (s *scan) run() {
 	// systems walk reached through Storage: read only those it did not.
 	for _, d := range s.chassisDrives {
 		s.mu.Lock()
-		seen := s.seen[d.id]
+		_, seen := s.seen[d.id]
 		s.mu.Unlock()
 		if seen {
 			continue
@@ -326,16 +326,29 @@ func nodeID(n node) string {
 	return normID(n.url)
 }
 
-// add records a component once: the same physical part reached by two
-// paths (a drive under both Chassis and Storage) is reported once.
+// add records a component once: the same resource reached by two paths
+// (a drive under both Chassis and Storage), or a second resource of the
+// same physical part (samePart), is merged into the one component
+// (mergeParts), whichever path came first.
 func (s *scan) add(c model.Component) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.seen[c.ID] {
+	i, ok := s.seen[c.ID]
+	if !ok && physicalKinds[c.Kind] {
+		for j, o := range s.comps {
+			if samePart(o, c) {
+				i, ok = j, true
+				break
+			}
+		}
+	}
+	if !ok {
+		s.seen[c.ID] = len(s.comps)
+		s.comps = append(s.comps, c)
 		return
 	}
-	s.seen[c.ID] = true
-	s.comps = append(s.comps, c)
+	s.comps[i] = mergeParts(s.comps[i], c)
+	s.seen[c.ID] = i
 }
 
 func (s *scan) addRedundancy(g model.RedundancyGroup) {
