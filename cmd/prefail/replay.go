@@ -56,9 +56,11 @@ goroutines; the output is the same for any number of workers.
 
 --scenario NAME|FILE replays a mock BMC scenario instead (see 'prefail mock
 --scenario'; embedded: aging-server, fan-bearing-wear, ...): the mock is
-scanned through the Redfish reader every --interval of simulated time and
-every event (cleared ones included) is printed in the same form, with the
-component's name.`,
+scanned through the Redfish reader every --interval of simulated time (by
+default the scenario's own interval) and every event (cleared ones
+included) is printed in the same form, with the component's name. The
+progress (simulated day, events so far) goes to stderr when it is a
+terminal, or with --progress.`,
 		Example: `  prefail replay --format backblaze testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail replay --format backblaze --config tuned.json --all-events 2018-*.csv > events.jsonl
   prefail replay --scenario aging-server`,
@@ -80,7 +82,7 @@ component's name.`,
 				if err != nil {
 					return err
 				}
-				return a.replayScenario(cmd.Context(), f.scn.scenario, f.scn.interval, a.stdout, cfg)
+				return a.replayScenario(cmd.Context(), &f.scn, a.stdout, cfg)
 			}
 			return a.runReplay(cmd.Context(), &f, args)
 		},

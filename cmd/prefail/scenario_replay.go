@@ -1,16 +1,18 @@
 package main
 
-// `prefail replay --scenario FILE|NAME [--interval 10m]`: replay a mock
-// scenario (redfish/redfishtest, docs/mock-server.md) through the real
-// Redfish reader and the detector, and print the detector's events as
-// the JSON Lines of `prefail replay --format backblaze`.
+// `prefail replay --scenario FILE|NAME [--interval 10m] [--progress]`:
+// replay a mock scenario (redfish/redfishtest, docs/mock-server.md)
+// through the real Redfish reader and the detector, and print the
+// detector's events as the JSON Lines of `prefail replay --format
+// backblaze`.
 //
 // The pieces, for replay.go to wire in:
 //
-//   - addScenarioReplayFlags(cmd, &f) registers --scenario and --interval
-//     on the replay command;
-//   - (*app).replayScenario(ctx, name, interval, w, cfg) runs one replay
-//     and writes every event (raised, escalated and cleared) to w;
+//   - addScenarioReplayFlags(cmd, &f) registers --scenario, --interval and
+//     --progress on the replay command;
+//   - (*app).replayScenario(ctx, &f, w, cfg) runs one replay and writes
+//     every event (raised, escalated and cleared) to w, and the progress
+//     to stderr;
 //   - runScenario is the loop itself, for tests that also want the
 //     snapshots (the BMC's own verdicts, to measure lead times).
 //
@@ -31,6 +33,11 @@ package main
 // workers, each with its own mock server and reader session, and handed
 // to the detector strictly in time order: the events are the same for
 // any number of workers. On two cores a 30-day replay takes ~20 s.
+//
+// The interval is the scenario's own ("interval" in its file) unless
+// --interval is given. Progress (simulated day / total, events so far)
+// goes to stderr when it is a terminal, or with --progress; stdout only
+// ever carries the JSON Lines.
 
 import (
 	"bufio"
@@ -38,6 +45,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -50,31 +58,62 @@ import (
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
-// defaultScenarioInterval is a realistic scan interval for a BMC: often
-// enough for hourly buckets to hold several samples, rare enough not to
-// load the BMC.
+// defaultScenarioInterval is the scan interval of a scenario that gives
+// none: a realistic one for a BMC, often enough for hourly buckets to hold
+// several samples, rare enough not to load the BMC.
 const defaultScenarioInterval = 10 * time.Minute
 
 // scenarioReplayFlags are replay's scenario options.
 type scenarioReplayFlags struct {
 	scenario string
 	interval time.Duration
+	progress bool
+	// changed reports whether a flag was given on the command line.
+	changed func(name string) bool
 }
 
-// addScenarioReplayFlags registers --scenario and --interval on cmd.
+// addScenarioReplayFlags registers --scenario, --interval and --progress
+// on cmd.
 func addScenarioReplayFlags(cmd *cobra.Command, f *scenarioReplayFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.scenario, "scenario", "", "replay a mock scenario `NAME` (embedded) or FILE through the Redfish reader and the detector")
-	fl.DurationVar(&f.interval, "interval", defaultScenarioInterval, "with --scenario, the simulated time between scans")
+	fl.DurationVar(&f.interval, "interval", 0, "with --scenario, the simulated time between scans (default: the scenario's own interval, else 10m)")
+	fl.BoolVar(&f.progress, "progress", false, "with --scenario, show the progress on stderr (default: when stderr is a terminal)")
+	f.changed = fl.Changed
 }
 
-// replayScenario replays the scenario called name (embedded, or a file)
-// with a scan every interval and writes each detector event to w as a
-// JSON line.
-func (a *app) replayScenario(ctx context.Context, name string, interval time.Duration, w io.Writer, cfg detector.Config) error {
-	sc, err := loadScenario(name)
+// given reports whether flag name was on the command line.
+func (f *scenarioReplayFlags) given(name string) bool { return f.changed != nil && f.changed(name) }
+
+// scanInterval is the replay's interval: --interval when given, else the
+// scenario's own.
+func (f *scenarioReplayFlags) scanInterval(sc *redfishtest.Scenario) time.Duration {
+	switch {
+	case f.given("interval"):
+		return f.interval // runScenario refuses one that is not positive
+	case sc.Interval > 0:
+		return sc.Interval
+	}
+	return defaultScenarioInterval
+}
+
+// replayScenario replays the scenario f names (embedded, or a file) and
+// writes each detector event to w as a JSON line; the progress goes to
+// a.stderr when it is a terminal or with --progress.
+func (a *app) replayScenario(ctx context.Context, f *scenarioReplayFlags, w io.Writer, cfg detector.Config) error {
+	sc, err := loadScenario(f.scenario)
 	if err != nil {
 		return err
+	}
+	interval := f.scanInterval(sc)
+	tty := isTerminal(a.stderr)
+	show := tty
+	if f.given("progress") {
+		show = f.progress
+	}
+	var prog *replayProgress
+	if show {
+		prog = newReplayProgress(a.stderr, tty, sc, interval, a.clock)
 	}
 	// A replay allocates and drops a scan's worth of JSON (~130 KB, both
 	// sides) thousands of times and keeps little: collecting less often
@@ -83,18 +122,94 @@ func (a *app) replayScenario(ctx context.Context, name string, interval time.Dur
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err = runScenario(ctx, sc, scenarioRun{interval: interval, cfg: cfg}, func(_ *model.Snapshot, events []detector.Event) error {
+	err = runScenario(ctx, sc, scenarioRun{interval: interval, cfg: cfg}, func(snap *model.Snapshot, events []detector.Event) error {
 		for i := range events {
 			if err := enc.Encode(replayEventOf(&events[i])); err != nil {
 				return err
 			}
+		}
+		if prog != nil {
+			prog.step(snap.Time.Sub(sc.Start), len(events))
 		}
 		return nil
 	})
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
+	if prog != nil {
+		prog.finish(err)
+	}
 	return err
+}
+
+// isTerminal reports whether w is a terminal (a character device: a
+// redirection to /dev/null counts too, which is harmless).
+func isTerminal(w io.Writer) bool {
+	if lw, ok := w.(*lockedWriter); ok {
+		w = lw.w
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// replayProgress shows a scenario replay's progress: on a terminal one
+// line rewritten in place (at most every progressRedraw), elsewhere one
+// line per simulated day; a summary line at the end.
+type replayProgress struct {
+	w        io.Writer
+	tty      bool
+	name     string
+	total    time.Duration
+	interval time.Duration
+	now      func() time.Time
+	began    time.Time
+	drawn    time.Time // last redraw (terminal)
+	day      int       // days reported (not a terminal)
+	scans    int
+	events   int
+}
+
+const progressRedraw = 200 * time.Millisecond
+
+func newReplayProgress(w io.Writer, tty bool, sc *redfishtest.Scenario, interval time.Duration, now func() time.Time) *replayProgress {
+	return &replayProgress{w: w, tty: tty, name: sc.Name, total: sc.Duration, interval: interval, now: now, began: now()}
+}
+
+// days renders a simulated duration in days.
+func days(d time.Duration) float64 { return d.Hours() / 24 }
+
+// step records one scan at simulated time sim that raised events events.
+func (p *replayProgress) step(sim time.Duration, events int) {
+	p.scans++
+	p.events += events
+	if p.tty {
+		if now := p.now(); now.Sub(p.drawn) >= progressRedraw {
+			p.drawn = now
+			fmt.Fprintf(p.w, "\rreplay %s: day %.1f/%g, %d events, %s ", p.name, days(sim), days(p.total), p.events, now.Sub(p.began).Round(100*time.Millisecond))
+		}
+		return
+	}
+	// A line when a simulated day is complete: its last scan is done.
+	if d := int(min(sim+p.interval, p.total) / (24 * time.Hour)); d > p.day {
+		p.day = d
+		fmt.Fprintf(p.w, "replay %s: day %d/%g, %d events, %s\n", p.name, d, days(p.total), p.events, p.now().Sub(p.began).Round(100*time.Millisecond))
+	}
+}
+
+// finish ends the progress with a summary (or nothing more when err).
+func (p *replayProgress) finish(err error) {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(p.w, "replay %s: done, %g days in %d scans every %s, %d events, %s\n", p.name, days(p.total), p.scans, formatSimDuration(p.interval), p.events,
+		p.now().Sub(p.began).Round(100*time.Millisecond))
 }
 
 // scenarioRun are the settings of one scenario replay.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -293,4 +295,121 @@ func firstReason(e detector.Event) string {
 		return ""
 	}
 	return e.Reasons[0].Text
+}
+
+// TestReplayScenarioProgress: --progress reports on stderr, by simulated
+// day, and stdout carries only the JSON Lines, the same bytes as without.
+func TestReplayScenarioProgress(t *testing.T) {
+	var quiet, quietErr bytes.Buffer
+	if err := run(context.Background(), []string{"replay", "--scenario", "aging-server", "--interval", "6h"}, &quiet, &quietErr); err != nil {
+		t.Fatalf("%v: %s", err, &quietErr)
+	}
+	if quietErr.Len() != 0 {
+		t.Errorf("progress without --progress and with stderr not a terminal:\n%s", &quietErr)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"replay", "--scenario", "aging-server", "--interval", "6h", "--progress"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, &stderr)
+	}
+	if stdout.String() != quiet.String() {
+		t.Errorf("--progress changed stdout:\n%s\n---\n%s", &stdout, &quiet)
+	}
+	events := 0
+	for line := range strings.Lines(stdout.String()) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("stdout line is not JSON: %q", line)
+		}
+		events++
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 15 || !strings.HasPrefix(lines[0], "replay aging-server: day 1/14, ") || !strings.HasPrefix(lines[13], "replay aging-server: day 14/14, ") {
+		t.Errorf("want a line per simulated day and a summary:\n%s", &stderr)
+	}
+	if want := fmt.Sprintf("replay aging-server: done, 14 days in 57 scans every 6h0m0s, %d events, ", events); !strings.HasPrefix(lines[len(lines)-1], want) {
+		t.Errorf("last line %q, want %q...", lines[len(lines)-1], want)
+	}
+	// --progress=false silences it even on a terminal.
+	stderr.Reset()
+	if err := run(context.Background(), []string{"replay", "--scenario", "aging-server", "--interval", "24h", "--progress=false"}, &stdout, &stderr); err != nil || stderr.Len() != 0 {
+		t.Errorf("--progress=false: %v %q", err, &stderr)
+	}
+}
+
+// TestReplayScenarioInterval: a replay scans at the scenario's own
+// interval unless --interval is given.
+func TestReplayScenarioInterval(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	own := write("own.json", `{"name":"own","base":"public-rackmount1","duration":"2d","interval":"12h"}`)
+	none := write("none.json", `{"name":"none","base":"public-rackmount1","duration":"2h"}`)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--scenario", own}, "in 5 scans every 12h0m0s"},
+		{[]string{"--scenario", own, "--interval", "24h"}, "in 3 scans every 1d"},
+		{[]string{"--scenario", none}, "in 13 scans every 10m0s"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append([]string{"replay", "--progress"}, c.args...), &stdout, &stderr); err != nil {
+			t.Fatalf("%q: %v: %s", c.args, err, &stderr)
+		}
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: stderr %q lacks %q", c.args, &stderr, c.want)
+		}
+	}
+}
+
+// TestReplayProgressTerminal: on a terminal the line is rewritten in
+// place, at most every progressRedraw, then cleared for the summary.
+func TestReplayProgressTerminal(t *testing.T) {
+	sc, err := redfishtest.EmbeddedScenario("aging-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(0, 0)
+	clock := func() time.Time { return now }
+	var buf bytes.Buffer
+	p := newReplayProgress(&buf, true, sc, time.Hour, clock)
+	for i := range 10 {
+		now = now.Add(50 * time.Millisecond) // a redraw every 4 scans, the first at once
+		p.step(time.Duration(i)*time.Hour, 1)
+	}
+	p.finish(nil)
+	out := buf.String()
+	if n := strings.Count(out, "\r"); n != 3+1 {
+		t.Errorf("%d carriage returns, want 3 redraws and a clear:\n%q", n, out)
+	}
+	if !strings.Contains(out, "\rreplay aging-server: day 0.3/14, 9 events, 500ms ") || strings.Contains(out, "\n\r") {
+		t.Errorf("redraws:\n%q", out)
+	}
+	if !strings.HasSuffix(out, "\r\033[Kreplay aging-server: done, 14 days in 10 scans every 1h0m0s, 10 events, 500ms\n") {
+		t.Errorf("summary:\n%q", out)
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, w := range []io.Writer{&bytes.Buffer{}, f, &lockedWriter{w: f}} {
+		if isTerminal(w) {
+			t.Errorf("%T is a terminal", w)
+		}
+	}
+	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		defer null.Close()
+		if !isTerminal(&lockedWriter{w: null}) {
+			t.Errorf("%s, a character device, is not taken for a terminal", os.DevNull)
+		}
+	}
 }

@@ -21,6 +21,13 @@ func FuzzParseScenario(f *testing.F) {
 	}
 	f.Add([]byte(testScenario))
 	f.Add([]byte(`{"changes":[{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"ramp":{"from":1,"to":2,"end":"1d","shape":"exponential"}}]}`))
+	f.Add([]byte(`{"changes":[{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"ramp":{"to":2,"start":"1h","end":"1d"}},` +
+		`{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"ramp":{"to":5,"start":"2d","end":"3d"}},` +
+		`{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"scale":{"to":0.5,"start":"1d","end":"2d","shape":"exponential"}},` +
+		`{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"noise":{"sd":1,"from":"1h","until":"2d"}},` +
+		`{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Reading"}],"diurnal":{"amplitude":1,"from":"1h"}}]}`))
+	f.Add([]byte(`{"start":"2026-01-03T00:00:00Z","changes":[{"targets":[{"resource":"/redfish/v1/Things/D1","pointer":"/Status/Health"}],` +
+		`"schedule":{"start":"1h","steps":[{"at":"6h","to":"OK"},{"at":"20h","to":1}],"weekend":[{"to":{"a":[1]}}]}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc, err := ParseScenario(b)
 		if err != nil {

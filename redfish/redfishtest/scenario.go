@@ -42,12 +42,27 @@ const (
 	KindNoise        ChangeKind = "noise"
 	KindDiurnal      ChangeKind = "diurnal"
 	KindIntermittent ChangeKind = "intermittent"
+	KindSchedule     ChangeKind = "schedule"
+	KindScale        ChangeKind = "scale"
 	KindLog          ChangeKind = "log"
 )
+
+// kindList is the kinds as error messages list them.
+const kindList = "set, step, ramp, intermittent, schedule, noise, diurnal, scale, log"
 
 // additive reports whether the kind adds to the value the other changes
 // produce rather than replacing it.
 func (k ChangeKind) additive() bool { return k == KindNoise || k == KindDiurnal }
+
+// level reports whether the kind gives the value (the level) rather than
+// adding to it or multiplying it.
+func (k ChangeKind) level() bool {
+	switch k {
+	case KindSet, KindStep, KindRamp, KindIntermittent, KindSchedule:
+		return true
+	}
+	return false
+}
 
 // Scenario changes served values as a function of simulated time. It is
 // immutable once parsed and safe for concurrent use.
@@ -66,9 +81,22 @@ type Scenario struct {
 	Start   time.Time
 	Changes []Change
 
-	dir        string                 // directory of the file, for a relative Base
-	byResource map[string][]targetRef // normalized resource path -> targets on it
-	logs       map[string][]int       // collection path -> log change indexes, in order of appearance
+	dir        string                   // directory of the file, for a relative Base
+	byResource map[string][]targetRef   // normalized resource path -> targets on it
+	groups     map[string][]*valueGroup // normalized resource path -> its changed values, in order of first appearance
+	logs       map[string][]int         // collection path -> log change indexes, in order of appearance
+}
+
+// valueGroup is every change to one value (resource, pointer), split by
+// how they compose (see apply).
+type valueGroup struct {
+	ptr pointer
+	// levels (set, step, ramp, intermittent, schedule) in order of
+	// onset, then file order; adds (noise, diurnal) and factors (scale) in
+	// file order.
+	levels, adds, factors []targetRef
+	// precision of the first change in file order that gives one.
+	precision float64
 }
 
 // Target is one place a change writes: a resource and an RFC 6901 pointer
@@ -97,17 +125,31 @@ type Change struct {
 	Every, For     time.Duration
 	Period, Phase  time.Duration
 	Value          any // set, step ("to"), intermittent
-	From, To       float64
-	Shape          string
-	SD, SDTo       float64
-	Amplitude      float64
-	Entry          map[string]any // log
+	// From and To: a ramp's values, a scale's factors. A ramp without
+	// "from" (HasFrom false) starts from the value in effect at its start.
+	From, To  float64
+	HasFrom   bool
+	Shape     string
+	SD, SDTo  float64
+	Amplitude float64
+	Entry     map[string]any // log
+	// Steps (schedule) repeat every Period from Start; Weekend, when set,
+	// replaces them on Saturdays and Sundays.
+	Steps, Weekend []ScheduleStep
 	// Exact (set, step, intermittent) serves the value as given while the
-	// change is in effect: noise and diurnal are not added on top.
+	// change is in effect: noise, diurnal and scale do not apply on top.
 	Exact bool
-	// Until (noise, diurnal) stops the addition from that time on.
-	Until   time.Duration
-	hasSDTo bool
+	// Since ("from") and Until (noise, diurnal): the addition applies from
+	// Since, and stops from Until on (0: never).
+	Since, Until time.Duration
+	hasSDTo      bool
+}
+
+// ScheduleStep is one step of a schedule: the value from At (an offset
+// into the period) until the next step.
+type ScheduleStep struct {
+	At    time.Duration
+	Value any
 }
 
 type targetRef struct{ change, target int }
@@ -139,13 +181,14 @@ type changeFile struct {
 		Value json.RawMessage `json:"value"`
 		Exact *bool           `json:"exact"`
 	} `json:"set"`
-	Ramp *struct {
-		From  *float64 `json:"from"`
-		To    *float64 `json:"to"`
-		Start string   `json:"start"`
-		End   string   `json:"end"`
-		Shape string   `json:"shape"`
-	} `json:"ramp"`
+	Ramp     *rampFile `json:"ramp"`
+	Scale    *rampFile `json:"scale"`
+	Schedule *struct {
+		Start   string             `json:"start"`
+		Period  string             `json:"period"`
+		Steps   []scheduleStepFile `json:"steps"`
+		Weekend []scheduleStepFile `json:"weekend"`
+	} `json:"schedule"`
 	Step *struct {
 		At    string          `json:"at"`
 		To    json.RawMessage `json:"to"`
@@ -156,12 +199,14 @@ type changeFile struct {
 		SDTo  *float64 `json:"sdTo"`
 		Start string   `json:"start"`
 		End   string   `json:"end"`
+		From  string   `json:"from"`
 		Until string   `json:"until"`
 	} `json:"noise"`
 	Diurnal *struct {
 		Amplitude *float64 `json:"amplitude"`
 		Period    string   `json:"period"`
 		Phase     string   `json:"phase"`
+		From      string   `json:"from"`
 		Until     string   `json:"until"`
 	} `json:"diurnal"`
 	Intermittent *struct {
@@ -175,6 +220,19 @@ type changeFile struct {
 		At    string          `json:"at"`
 		Entry json.RawMessage `json:"entry"`
 	} `json:"log"`
+}
+
+type rampFile struct {
+	From  *float64 `json:"from"`
+	To    *float64 `json:"to"`
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+	Shape string   `json:"shape"`
+}
+
+type scheduleStepFile struct {
+	At string          `json:"at"`
+	To json.RawMessage `json:"to"`
 }
 
 // LoadScenario parses a scenario file from r.
@@ -242,6 +300,7 @@ func ParseScenario(b []byte) (*Scenario, error) {
 		Name: f.Name, Description: f.Description, Base: f.Base,
 		Speed: f.Speed, Seed: f.Seed,
 		byResource: map[string][]targetRef{},
+		groups:     map[string][]*valueGroup{},
 		logs:       map[string][]int{},
 	}
 	if f.Speed < 0 || math.IsNaN(f.Speed) || math.IsInf(f.Speed, 0) {
@@ -280,7 +339,57 @@ func ParseScenario(b []byte) (*Scenario, error) {
 	for _, idx := range sc.logs {
 		sort.SliceStable(idx, func(a, b int) bool { return sc.Changes[idx[a]].At < sc.Changes[idx[b]].At })
 	}
+	sc.groupValues()
 	return sc, nil
+}
+
+// groupValues builds sc.groups from sc.byResource.
+func (sc *Scenario) groupValues() {
+	for p, refs := range sc.byResource {
+		byPtr := map[string]*valueGroup{}
+		for _, r := range refs {
+			c := &sc.Changes[r.change]
+			if c.Kind == KindLog {
+				continue
+			}
+			ptr := c.Targets[r.target].ptr
+			g := byPtr[ptr.String()]
+			if g == nil {
+				g = &valueGroup{ptr: ptr}
+				byPtr[ptr.String()] = g
+				sc.groups[p] = append(sc.groups[p], g)
+			}
+			switch {
+			case c.Kind.level():
+				g.levels = append(g.levels, r)
+			case c.Kind.additive():
+				g.adds = append(g.adds, r)
+			default:
+				g.factors = append(g.factors, r)
+			}
+			if g.precision == 0 && c.Precision > 0 {
+				g.precision = c.Precision
+			}
+		}
+	}
+	for _, gs := range sc.groups {
+		for _, g := range gs {
+			sort.SliceStable(g.levels, func(a, b int) bool {
+				return sc.Changes[g.levels[a].change].onset() < sc.Changes[g.levels[b].change].onset()
+			})
+		}
+	}
+}
+
+// onset is when a change first takes effect.
+func (c *Change) onset() time.Duration {
+	switch c.Kind {
+	case KindSet, KindStep, KindLog:
+		return c.At
+	case KindNoise, KindDiurnal:
+		return c.Since
+	}
+	return c.Start
 }
 
 func parseChange(raw json.RawMessage) (Change, error) {
@@ -310,30 +419,22 @@ func parseChange(raw json.RawMessage) (Change, error) {
 	if cf.Ramp != nil {
 		kinds++
 		c.Kind = KindRamp
-		r := cf.Ramp
-		if r.From == nil {
-			return c, field("ramp", "from", errors.New("missing number"))
+		if err := parseRamp(&c, "ramp", cf.Ramp, false); err != nil {
+			return c, err
 		}
-		if r.To == nil {
-			return c, field("ramp", "to", errors.New("missing number"))
+	}
+	if cf.Scale != nil {
+		kinds++
+		c.Kind = KindScale
+		if err := parseRamp(&c, "scale", cf.Scale, true); err != nil {
+			return c, err
 		}
-		c.From, c.To = *r.From, *r.To
-		if c.Start, err = parseOptDuration(r.Start); err != nil {
-			return c, field("ramp", "start", err)
-		}
-		if c.End, err = parseDuration(r.End); err != nil {
-			return c, field("ramp", "end", err)
-		}
-		if c.End <= c.Start {
-			return c, field("ramp", "end", fmt.Errorf("%s is not after start %s", r.End, r.Start))
-		}
-		switch r.Shape {
-		case "", "linear":
-			c.Shape = "linear"
-		case "exponential":
-			c.Shape = r.Shape
-		default:
-			return c, field("ramp", "shape", fmt.Errorf("unknown shape %q (want linear or exponential)", r.Shape))
+	}
+	if cf.Schedule != nil {
+		kinds++
+		c.Kind = KindSchedule
+		if err := parseSchedule(&c, cf.Schedule.Start, cf.Schedule.Period, cf.Schedule.Steps, cf.Schedule.Weekend); err != nil {
+			return c, err
 		}
 	}
 	if cf.Step != nil {
@@ -355,8 +456,8 @@ func parseChange(raw json.RawMessage) (Change, error) {
 			return c, field("noise", "sd", errors.New("want a number >= 0"))
 		}
 		c.SD = *n.SD
-		if c.Until, err = parseOptDuration(n.Until); err != nil {
-			return c, field("noise", "until", err)
+		if c.Since, c.Until, err = parseWindow("noise", n.From, n.Until); err != nil {
+			return c, err
 		}
 		if n.SDTo != nil {
 			if *n.SDTo < 0 {
@@ -395,8 +496,8 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		if c.Phase, err = parseOptDuration(d.Phase); err != nil {
 			return c, field("diurnal", "phase", err)
 		}
-		if c.Until, err = parseOptDuration(d.Until); err != nil {
-			return c, field("diurnal", "until", err)
+		if c.Since, c.Until, err = parseWindow("diurnal", d.From, d.Until); err != nil {
+			return c, err
 		}
 	}
 	if cf.Intermittent != nil {
@@ -442,9 +543,9 @@ func parseChange(raw json.RawMessage) (Change, error) {
 	}
 	switch {
 	case kinds == 0:
-		return c, errors.New("no kind: want exactly one of set, ramp, step, noise, diurnal, intermittent, log")
+		return c, errors.New("no kind: want exactly one of " + kindList)
 	case kinds > 1:
-		return c, errors.New("more than one kind: want exactly one of set, ramp, step, noise, diurnal, intermittent, log")
+		return c, errors.New("more than one kind: want exactly one of " + kindList)
 	}
 	if cf.Precision != 0 && (cf.Precision < 1e-6 || cf.Precision > 1e6) {
 		return c, fmt.Errorf("field \"precision\": want a number between 1e-6 and 1e6 (1 = integers, 0.01 = hundredths)")
@@ -471,6 +572,113 @@ func parseChange(raw json.RawMessage) (Change, error) {
 		c.Targets = append(c.Targets, t)
 	}
 	return c, nil
+}
+
+// parseRamp parses a ramp, or a scale (a ramp of a factor: from defaults
+// to 1, and without end the factor steps to "to" at start).
+func parseRamp(c *Change, kind string, r *rampFile, factor bool) error {
+	field := func(name string, e error) error { return fmt.Errorf("%s: field %q: %w", kind, name, e) }
+	if r.To == nil || math.IsNaN(*r.To) || math.IsInf(*r.To, 0) {
+		return field("to", errors.New("missing number"))
+	}
+	c.To = *r.To
+	switch {
+	case r.From != nil:
+		c.From, c.HasFrom = *r.From, true
+	case factor:
+		c.From, c.HasFrom = 1, true
+	}
+	var err error
+	if c.Start, err = parseOptDuration(r.Start); err != nil {
+		return field("start", err)
+	}
+	if factor && r.End == "" {
+		c.End = c.Start
+	} else {
+		if c.End, err = parseDuration(r.End); err != nil {
+			return field("end", err)
+		}
+		if c.End <= c.Start {
+			return field("end", fmt.Errorf("%s is not after start %s", r.End, r.Start))
+		}
+	}
+	switch r.Shape {
+	case "", "linear":
+		c.Shape = "linear"
+	case "exponential":
+		c.Shape = r.Shape
+	default:
+		return field("shape", fmt.Errorf("unknown shape %q (want linear or exponential)", r.Shape))
+	}
+	return nil
+}
+
+// parseSchedule parses a schedule: steps repeating every period.
+func parseSchedule(c *Change, start, period string, steps, weekend []scheduleStepFile) error {
+	field := func(name string, e error) error { return fmt.Errorf("schedule: field %q: %w", name, e) }
+	var err error
+	if c.Start, err = parseOptDuration(start); err != nil {
+		return field("start", err)
+	}
+	if period == "" {
+		period = "24h"
+	}
+	if c.Period, err = parseDuration(period); err != nil || c.Period <= 0 {
+		if err == nil {
+			err = errors.New("must be positive")
+		}
+		return field("period", err)
+	}
+	parse := func(name string, in []scheduleStepFile) ([]ScheduleStep, error) {
+		out := make([]ScheduleStep, 0, len(in))
+		for i, sf := range in {
+			at, err := parseOptDuration(sf.At)
+			if err != nil {
+				return nil, fmt.Errorf("schedule: %s %d: field \"at\": %w", name, i, err)
+			}
+			if at >= c.Period || (i > 0 && at <= out[i-1].At) {
+				return nil, fmt.Errorf("schedule: %s %d: field \"at\": %s is not after the previous step and before the period %s", name, i, sf.At, period)
+			}
+			v, err := decodeValue(sf.To)
+			if err != nil {
+				return nil, fmt.Errorf("schedule: %s %d: field \"to\": %w", name, i, err)
+			}
+			out = append(out, ScheduleStep{At: at, Value: v})
+		}
+		return out, nil
+	}
+	if len(steps) == 0 {
+		return field("steps", errors.New("no steps"))
+	}
+	if c.Steps, err = parse("steps", steps); err != nil {
+		return err
+	}
+	if weekend != nil {
+		if c.Period != 24*time.Hour {
+			return field("weekend", fmt.Errorf("needs a period of 24h, not %s", period))
+		}
+		if len(weekend) == 0 {
+			return field("weekend", errors.New("no steps"))
+		}
+		if c.Weekend, err = parse("weekend", weekend); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseWindow parses the "from" and "until" of noise and diurnal.
+func parseWindow(kind, from, until string) (since, end time.Duration, err error) {
+	if since, err = parseOptDuration(from); err != nil {
+		return 0, 0, fmt.Errorf("%s: field \"from\": %w", kind, err)
+	}
+	if end, err = parseOptDuration(until); err != nil {
+		return 0, 0, fmt.Errorf("%s: field \"until\": %w", kind, err)
+	}
+	if end > 0 && end <= since {
+		return 0, 0, fmt.Errorf("%s: field \"until\": %s is not after from %s", kind, until, from)
+	}
+	return since, end, nil
 }
 
 func decodeValue(raw json.RawMessage) (any, error) {
@@ -516,43 +724,79 @@ func parseDuration(s string) (time.Duration, error) {
 	return d + time.Duration(days*float64(24*time.Hour)), nil
 }
 
-// changeValue is what change c contributes to a target at t: the new
-// value for absolute kinds (ok=false when not in effect), the addend for
-// additive ones.
-func (sc *Scenario) changeValue(ci int, t time.Duration, scale float64) (any, bool) {
+// addend is what an additive change (noise, diurnal) adds to a target at
+// t, if it is in effect.
+func (sc *Scenario) addend(ci int, t time.Duration, scale float64) (float64, bool) {
 	c := &sc.Changes[ci]
+	if t < c.Since || (c.Until > 0 && t >= c.Until) {
+		return 0, false
+	}
 	switch c.Kind {
-	case KindSet, KindStep:
-		if t >= c.At {
-			return scaled(c.Value, scale), true
-		}
-	case KindIntermittent:
-		if t >= c.Start && (t-c.Start)%c.Every < c.For {
-			return scaled(c.Value, scale), true
-		}
-	case KindRamp:
-		x := clamp01(float64(t-c.Start) / float64(c.End-c.Start))
-		if c.Shape == "exponential" {
-			x = (math.Exp(exponentialRampK*x) - 1) / (math.Exp(exponentialRampK) - 1)
-		}
-		return (c.From + (c.To-c.From)*x) * scale, true
 	case KindNoise:
-		if c.Until > 0 && t >= c.Until {
-			return nil, false
-		}
 		sd := c.SD
 		if c.hasSDTo {
 			sd += (c.SDTo - c.SD) * clamp01(float64(t-c.Start)/float64(c.End-c.Start))
 		}
 		return sc.gaussian(ci, t) * sd * scale, true
 	case KindDiurnal:
-		if c.Until > 0 && t >= c.Until {
-			return nil, false
-		}
 		phase := 2 * math.Pi * float64(t-c.Phase) / float64(c.Period)
 		return c.Amplitude * math.Sin(phase) * scale, true
 	}
-	return nil, false
+	return 0, false
+}
+
+// factor is what a scale change multiplies its targets by at t, if it is
+// in effect (from its start on).
+func (c *Change) factor(t time.Duration) (float64, bool) {
+	if t < c.Start {
+		return 1, false
+	}
+	if c.End <= c.Start {
+		return c.To, true
+	}
+	return c.From + (c.To-c.From)*rampShape(c.rampX(t), c.Shape), true
+}
+
+// rampX is how far t is through [Start, End], in 0..1.
+func (c *Change) rampX(t time.Duration) float64 {
+	return clamp01(float64(t-c.Start) / float64(c.End-c.Start))
+}
+
+// rampShape maps x in 0..1 through a ramp's shape.
+func rampShape(x float64, shape string) float64 {
+	if shape == "exponential" {
+		return (math.Exp(exponentialRampK*x) - 1) / (math.Exp(exponentialRampK) - 1)
+	}
+	return x
+}
+
+// scheduleValue is a schedule's step in effect at t >= Start.
+func (sc *Scenario) scheduleValue(c *Change, t time.Duration) any {
+	n := (t - c.Start) / c.Period
+	off := (t - c.Start) % c.Period
+	steps := sc.scheduleSteps(c, n)
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i].At <= off {
+			return steps[i].Value
+		}
+	}
+	// Before the period's first step: the last step of the period before.
+	prev := sc.scheduleSteps(c, n-1)
+	return prev[len(prev)-1].Value
+}
+
+// scheduleSteps are the steps of the n-th period: the weekend ones when
+// the period starts on a Saturday or Sunday (UTC) of the scenario's wall
+// time.
+func (sc *Scenario) scheduleSteps(c *Change, n time.Duration) []ScheduleStep {
+	if c.Weekend == nil {
+		return c.Steps
+	}
+	switch sc.Start.Add(c.Start + n*c.Period).UTC().Weekday() {
+	case time.Saturday, time.Sunday:
+		return c.Weekend
+	}
+	return c.Steps
 }
 
 func clamp01(x float64) float64 {
@@ -682,66 +926,152 @@ func (sc *Scenario) logEntryParent(p string) (string, string, bool) {
 
 // apply rewrites doc, the parsed resource at p, as served at time t.
 func (sc *Scenario) apply(p string, doc any, t time.Duration) {
-	refs := sc.byResource[p]
-	// Group by pointer so absolute changes apply before additive ones for
-	// the same value, each group in file order.
-	var order []string
-	groups := map[string][]targetRef{}
-	for _, r := range refs {
-		c := &sc.Changes[r.change]
-		if c.Kind == KindLog {
-			continue
-		}
-		key := c.Targets[r.target].ptr.String()
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
-		}
-		groups[key] = append(groups[key], r)
-	}
-	for _, key := range order {
-		g := groups[key]
-		ptr := sc.Changes[g[0].change].Targets[g[0].target].ptr
-		cur, _ := ptr.get(doc)
-		numeric, touched, exact := false, false, false
-		precision := 0.0
-		for pass := 0; pass < 2; pass++ {
-			for _, r := range g {
-				c := &sc.Changes[r.change]
-				if c.Kind.additive() != (pass == 1) || (pass == 1 && exact) {
-					continue
-				}
-				v, ok := sc.changeValue(r.change, t, c.Targets[r.target].Scale)
-				if !ok {
-					continue
-				}
-				if c.Precision > 0 && precision == 0 {
-					precision = c.Precision
-				}
-				if pass == 0 {
-					cur, touched, exact = v, true, c.Exact
-					_, numeric = toFloat(v)
-					continue
-				}
-				base, ok := toFloat(cur)
-				add, _ := toFloat(v)
-				if !ok {
-					continue // noise on a missing or non-numeric value: nothing to add to
-				}
-				cur, touched, numeric = base+add, true, true
-			}
-		}
-		if !touched {
-			continue
-		}
-		if f, ok := toFloat(cur); ok && numeric {
-			if precision == 0 {
-				precision = inferPrecision(ptr, doc)
-			}
-			cur = numberValue(f, precision)
-		}
-		ptr.set(doc, cur)
+	for _, g := range sc.groups[p] {
+		sc.applyGroup(g, doc, t, -1)
 	}
 	sc.applyLogs(p, doc, t)
+}
+
+// applyGroup writes the value of g at t into doc, leaving out change skip
+// (Check's "before this change"; -1: none). The levels (set, step, ramp,
+// intermittent, schedule) give the value, composed in time order (see
+// levelAt); unless the level in effect is exact, the additive changes
+// (noise, diurnal) are added to it, then the result is multiplied by the
+// scale changes' factors.
+func (sc *Scenario) applyGroup(g *valueGroup, doc any, t time.Duration, skip int) {
+	captured, _ := g.ptr.get(doc)
+	lv := levels{sc: sc, g: g, captured: captured, skip: skip}
+	cur, touched, exact := lv.at(len(g.levels), t, false)
+	numeric := false
+	if touched {
+		_, numeric = toFloat(cur)
+	}
+	if !exact {
+		for _, r := range g.adds {
+			if r.change == skip {
+				continue
+			}
+			add, ok := sc.addend(r.change, t, sc.Changes[r.change].Targets[r.target].Scale)
+			base, isNum := toFloat(cur)
+			if !ok || !isNum {
+				continue // noise on a missing or non-numeric value: nothing to add to
+			}
+			cur, touched, numeric = base+add, true, true
+		}
+		for _, r := range g.factors {
+			if r.change == skip {
+				continue
+			}
+			// A factor is unitless: the target's scale does not apply.
+			f, ok := sc.Changes[r.change].factor(t)
+			base, isNum := toFloat(cur)
+			if !ok || !isNum {
+				continue
+			}
+			cur, touched, numeric = base*f, true, true
+		}
+	}
+	if !touched {
+		return
+	}
+	if f, ok := toFloat(cur); ok && numeric {
+		precision := g.precision
+		if precision == 0 {
+			precision = inferPrecision(g.ptr, doc)
+		}
+		cur = numberValue(f, precision)
+	}
+	g.ptr.set(doc, cur)
+}
+
+// levels evaluates the level changes of one value during one apply.
+type levels struct {
+	sc       *Scenario
+	g        *valueGroup
+	captured any // the value in the document before the scenario
+	skip     int
+	from     map[int]float64 // memo: the value a ramp without "from" starts from
+	noFrom   map[int]bool    // memo: ... when there is no number to start from
+}
+
+// at folds the first n level changes of the group (in order of onset,
+// then file order) at t: each one in effect at t replaces the value the
+// ones before it give. In effect are a set or step from its at, a
+// schedule from its start, an intermittent change during its windows, and
+// a ramp from its start (its end value after its end); a ramp that opens
+// the story (no set, step, ramp or schedule before it) and has a "from"
+// serves it from t=0. It returns the value, whether any change applied
+// (else the captured value) and whether the one that applied last is
+// exact. noBlips leaves intermittent changes out: a ramp without
+// "from" starts from the level under any blip.
+func (l *levels) at(n int, t time.Duration, noBlips bool) (any, bool, bool) {
+	var v any
+	touched, exact, opened := false, false, false
+	for k := 0; k < n; k++ {
+		r := l.g.levels[k]
+		if r.change == l.skip {
+			continue
+		}
+		c := &l.sc.Changes[r.change]
+		scale := c.Targets[r.target].Scale
+		opening := !opened
+		if c.Kind != KindIntermittent {
+			opened = true
+		}
+		switch c.Kind {
+		case KindSet, KindStep:
+			if t >= c.At {
+				v, touched, exact = scaled(c.Value, scale), true, c.Exact
+			}
+		case KindIntermittent:
+			if !noBlips && t >= c.Start && (t-c.Start)%c.Every < c.For {
+				v, touched, exact = scaled(c.Value, scale), true, c.Exact
+			}
+		case KindSchedule:
+			if t >= c.Start {
+				v, touched, exact = scaled(l.sc.scheduleValue(c, t), scale), true, false
+			}
+		case KindRamp:
+			if t < c.Start && !(opening && c.HasFrom) {
+				continue
+			}
+			from, ok := c.From*scale, true
+			if !c.HasFrom {
+				from, ok = l.rampFrom(k)
+			}
+			if !ok {
+				continue
+			}
+			v, touched, exact = from+(c.To*scale-from)*rampShape(c.rampX(t), c.Shape), true, false
+		}
+	}
+	if !touched {
+		return l.captured, false, false
+	}
+	return v, true, exact
+}
+
+// rampFrom is the value the k-th level change, a ramp without "from",
+// starts from: the level the changes before it give at its start.
+func (l *levels) rampFrom(k int) (float64, bool) {
+	if f, ok := l.from[k]; ok {
+		return f, true
+	}
+	if l.noFrom[k] {
+		return 0, false
+	}
+	c := &l.sc.Changes[l.g.levels[k].change]
+	v, _, _ := l.at(k, c.Start, true)
+	f, ok := toFloat(v)
+	if l.from == nil {
+		l.from, l.noFrom = map[int]float64{}, map[int]bool{}
+	}
+	if ok {
+		l.from[k] = f
+	} else {
+		l.noFrom[k] = true
+	}
+	return f, ok
 }
 
 // applyLogs appends the log entries visible at t to the collection doc.
@@ -836,23 +1166,18 @@ func deepCopy(v any) any {
 	return v
 }
 
-// setsValue reports whether a set or step writes pointer ptr of resource p.
-func (sc *Scenario) setsValue(p, ptr string) bool {
-	for _, r := range sc.byResource[p] {
-		c := &sc.Changes[r.change]
-		if (c.Kind == KindSet || c.Kind == KindStep) && c.Targets[r.target].Pointer == ptr {
-			return true
-		}
-	}
-	return false
-}
-
-// Check verifies the scenario against tree: every target resource exists
-// and, as served at t=0, every pointer resolves (numeric kinds to a
-// number) and every log target is a collection.
+// Check verifies the scenario against tree: every target resource exists,
+// every log target is a collection, and at the time each change takes
+// effect (its at, start or from) its pointer resolves in the resource as
+// served then, earlier changes included (a set may add an object whose
+// members later changes move). set, step, intermittent and schedule may
+// add a member the resource lacks; ramp, noise, diurnal and scale need the
+// value there before they apply, and, except a ramp with a "from", a
+// number.
 func (sc *Scenario) Check(tree *Tree) error {
 	var errs []error
-	for i, c := range sc.Changes {
+	for i := range sc.Changes {
+		c := &sc.Changes[i]
 		for j, t := range c.Targets {
 			p := NormalizePath(t.Resource)
 			body, ok := tree.bodies[p]
@@ -871,27 +1196,32 @@ func (sc *Scenario) Check(tree *Tree) error {
 				}
 				continue
 			}
-			// set, step and intermittent may add a member the capture
-			// lacks; ramp, noise and diurnal need a value that is there
-			// or that a set adds.
+			// The resource as served when the change takes effect, but
+			// without it.
+			at := c.onset()
+			doc := deepCopy(base)
+			sc.applyExcept(p, doc, at, i)
 			where := t.ptr
-			if !c.Kind.additive() && c.Kind != KindRamp || sc.setsValue(p, t.Pointer) {
+			if c.Kind == KindSet || c.Kind == KindStep || c.Kind == KindIntermittent || c.Kind == KindSchedule {
 				where = t.ptr[:len(t.ptr)-1]
 			}
-			if _, ok := where.get(base); !ok {
-				errs = append(errs, fmt.Errorf("change %d (%s): target %d: pointer %s does not resolve in %s", i, c.Kind, j, t.Pointer, t.Resource))
+			v, ok := where.get(doc)
+			if !ok {
+				errs = append(errs, fmt.Errorf("change %d (%s): target %d: pointer %s does not resolve in %s at %s", i, c.Kind, j, t.Pointer, t.Resource, at))
 				continue
 			}
-			doc := deepCopy(base)
-			sc.apply(p, doc, 0)
-			v, _ := t.ptr.get(doc)
-			switch c.Kind {
-			case KindRamp, KindNoise, KindDiurnal:
-				if _, ok := toFloat(v); !ok {
-					errs = append(errs, fmt.Errorf("change %d (%s): target %d: %s%s is %v at t=0, not a number", i, c.Kind, j, t.Resource, t.Pointer, v))
-				}
+			needNumber := c.Kind == KindNoise || c.Kind == KindDiurnal || c.Kind == KindScale || (c.Kind == KindRamp && !c.HasFrom)
+			if _, isNum := toFloat(v); needNumber && !isNum {
+				errs = append(errs, fmt.Errorf("change %d (%s): target %d: %s%s is %v at %s, not a number", i, c.Kind, j, t.Resource, t.Pointer, v, at))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// applyExcept is apply without change skip, and without log entries.
+func (sc *Scenario) applyExcept(p string, doc any, t time.Duration, skip int) {
+	for _, g := range sc.groups[p] {
+		sc.applyGroup(g, doc, t, skip)
+	}
 }
