@@ -83,6 +83,13 @@ func (d *Detector) evalFan(comp *component, v *view, now time.Time) evaluation {
 		ev.reasons = append(ev.reasons, *red)
 	}
 	lf := loadFactors{sibs: loadSibs, name: name, now: nowU, smooth: secs(cfg.LoadSmoothing), step: cfg.StepRatio}
+	if len(zone) > 0 {
+		for _, o := range sibs {
+			if !slices.Contains(zone, o) {
+				lf.others = append(lf.others, o)
+			}
+		}
+	}
 	baseOK := nowU >= s.BaseUntil && s.Base.N > 0 && s.baseline() > 0
 	if baseOK && len(sibs) == 0 {
 		if comp.Thermal == nil {
@@ -193,8 +200,11 @@ type loadFactors struct {
 	smooth int64 // seconds either side a sibling's speed is averaged over
 	// step: the siblings' same-slot speed this far off their smoothed
 	// speed is a step of the fan curve, judged at the same moment.
-	step  float64
-	cache map[int64]float64
+	step float64
+	// others are the chassis's fans outside the zone (sibs), asked when
+	// no zone sibling says.
+	others []*component
+	cache  map[int64]float64
 	// minCache and stepCache memoize minAt and stepped: the dip and
 	// decline checks ask for the same slots again and again.
 	minCache  map[int64]float64
@@ -209,8 +219,41 @@ func (l *loadFactors) at(start int64) float64 {
 	if f, ok := l.cache[start]; ok {
 		return f
 	}
-	var rs, now []float64
-	for _, o := range l.sibs {
+	rs, now := l.ratios(l.sibs, start)
+	if len(rs) == 0 && len(l.others) > 0 {
+		// Its zone says nothing (its one zone sibling has failed, or has
+		// no baseline yet): the chassis's other fans follow the same fan
+		// curve's timing, if not its levels, and are better than no load
+		// at all, which would read a night step as a decline.
+		rs, now = l.ratios(l.others, start)
+	}
+	f := 1.0
+	if len(rs) > 0 {
+		f = median(rs)
+		// A step of the fan curve (all siblings at once, 40 -> 62 -> 90 %)
+		// is smoothed away over hours: at a step the fan is compared
+		// with its siblings at the same moment instead.
+		if f0 := median(now); len(now) > 0 && l.step > 0 && math.Abs(f0/f-1) > l.step {
+			f = f0
+		}
+	} else if l.temp != nil {
+		if b, ok := bucketAt(l.temp, start); ok {
+			f = l.thermal.factor(b.mean())
+		}
+	}
+	if l.cache == nil {
+		l.cache = map[int64]float64{}
+	}
+	l.cache[start] = f
+	return f
+}
+
+// ratios are the siblings' speeds against their baselines in the slot
+// starting at start: smoothed over LoadSmoothing (rs), and in the slot
+// itself (now), leaving out siblings without a baseline or a sample, and
+// those that have failed or run wild.
+func (l *loadFactors) ratios(sibs []*component, start int64) (rs, now []float64) {
+	for _, o := range sibs {
 		s := o.Series[l.name]
 		if s == nil || s.Base.N == 0 || l.now < s.BaseUntil || s.baseline() <= 0 {
 			continue // no sibling baseline yet
@@ -238,25 +281,7 @@ func (l *loadFactors) at(start int64) float64 {
 			now = append(now, r)
 		}
 	}
-	f := 1.0
-	if len(rs) > 0 {
-		f = median(rs)
-		// A step of the fan curve (all siblings at once, 40 -> 62 -> 90 %)
-		// is smoothed away over hours: at a step the fan is compared
-		// with its siblings at the same moment instead.
-		if f0 := median(now); len(now) > 0 && l.step > 0 && math.Abs(f0/f-1) > l.step {
-			f = f0
-		}
-	} else if l.temp != nil {
-		if b, ok := bucketAt(l.temp, start); ok {
-			f = l.thermal.factor(b.mean())
-		}
-	}
-	if l.cache == nil {
-		l.cache = map[int64]float64{}
-	}
-	l.cache[start] = f
-	return f
+	return rs, now
 }
 
 // minAt is the load factor a slot's lowest sample is judged against: the

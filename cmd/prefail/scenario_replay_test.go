@@ -161,70 +161,79 @@ func TestScenarioLeadTimes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			stories, scans := replayStories(t, sc, interval)
-			t.Logf("%d scans every %v in %v", scans, interval, time.Since(start).Round(time.Millisecond))
-			ids := make([]string, 0, len(stories))
-			for id := range stories {
-				ids = append(ids, id)
-			}
-			slices.Sort(ids)
-			for _, id := range ids {
-				s := stories[id]
-				for _, e := range s.events {
-					t.Logf("  %s %s %s %s risk %.2f: %s", simDay(sc, e.Time), e.Type, e.State, shortID(id), e.Risk, firstReason(e))
-				}
-			}
-			if c.healthy {
-				for _, id := range ids {
-					if n := len(stories[id].events); n > 0 {
-						t.Errorf("healthy: %d event(s) on %s", n, id)
-					}
-				}
-				return
-			}
-			firstCrit := time.Time{}
-			for _, id := range c.targets {
-				s := stories[id]
-				if s == nil || s.firstCritical.IsZero() {
-					t.Fatalf("%s: the BMC never reports it Critical: the scenario is broken", id)
-				}
-				if firstCrit.IsZero() || s.firstCritical.Before(firstCrit) {
-					firstCrit = s.firstCritical
-				}
-				raised := s.raised()
-				if len(raised) == 0 {
-					t.Errorf("%s: no warning at all (BMC Critical at %s)", shortID(id), simDay(sc, s.firstCritical))
-					continue
-				}
-				lead := s.firstCritical.Sub(raised[0].Time)
-				t.Logf("LEAD %s %s: first %s at %s, BMC Critical at %s: %.1f days ahead", c.name, shortID(id), raised[0].Severity,
-					simDay(sc, raised[0].Time), simDay(sc, s.firstCritical), lead.Hours()/24)
-				if lead < minLead {
-					t.Errorf("%s: warned %v before the BMC's Critical, want >= %v", shortID(id), lead.Round(time.Minute), minLead)
-				}
-				if len(raised) != 1 {
-					t.Errorf("%s: %d raised events, want one episode", shortID(id), len(raised))
-				}
-			}
-			for _, id := range ids {
-				if slices.Contains(c.targets, id) {
-					continue
-				}
-				s := stories[id]
-				raised := s.raised()
-				if len(raised) > 1 {
-					t.Errorf("%s: %d raised events: flapping", shortID(id), len(raised))
-				}
-				for _, e := range raised {
-					if !slices.Contains(c.after, id) {
-						t.Errorf("false alarm: %s %s at %s", shortID(id), e.State, simDay(sc, e.Time))
-					} else if e.Time.Before(firstCrit) {
-						t.Errorf("%s raised at %s, before the incident (%s)", shortID(id), simDay(sc, e.Time), simDay(sc, firstCrit))
-					}
-				}
-			}
+			checkScenario(t, sc, c, interval)
 		})
+	}
+}
+
+// checkScenario replays sc and checks what the detector made of it
+// against c: each target warned at least minLead before the BMC's own
+// Critical, in one episode; nothing else raised but c.after, and those
+// only once the incident began; a healthy scenario raises nothing.
+func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, interval time.Duration) {
+	t.Helper()
+	start := time.Now()
+	stories, scans := replayStories(t, sc, interval)
+	t.Logf("%d scans every %v in %v", scans, interval, time.Since(start).Round(time.Millisecond))
+	ids := make([]string, 0, len(stories))
+	for id := range stories {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := stories[id]
+		for _, e := range s.events {
+			t.Logf("  %s %s %s %s risk %.2f: %s", simDay(sc, e.Time), e.Type, e.State, shortID(id), e.Risk, firstReason(e))
+		}
+	}
+	if c.healthy {
+		for _, id := range ids {
+			if n := len(stories[id].events); n > 0 {
+				t.Errorf("healthy: %d event(s) on %s", n, id)
+			}
+		}
+		return
+	}
+	firstCrit := time.Time{}
+	for _, id := range c.targets {
+		s := stories[id]
+		if s == nil || s.firstCritical.IsZero() {
+			t.Fatalf("%s: the BMC never reports it Critical: the scenario is broken", id)
+		}
+		if firstCrit.IsZero() || s.firstCritical.Before(firstCrit) {
+			firstCrit = s.firstCritical
+		}
+		raised := s.raised()
+		if len(raised) == 0 {
+			t.Errorf("%s: no warning at all (BMC Critical at %s)", shortID(id), simDay(sc, s.firstCritical))
+			continue
+		}
+		lead := s.firstCritical.Sub(raised[0].Time)
+		t.Logf("LEAD %s %s: first %s at %s, BMC Critical at %s: %.1f days ahead", c.name, shortID(id), raised[0].Severity,
+			simDay(sc, raised[0].Time), simDay(sc, s.firstCritical), lead.Hours()/24)
+		if lead < minLead {
+			t.Errorf("%s: warned %v before the BMC's Critical, want >= %v", shortID(id), lead.Round(time.Minute), minLead)
+		}
+		if len(raised) != 1 {
+			t.Errorf("%s: %d raised events, want one episode", shortID(id), len(raised))
+		}
+	}
+	for _, id := range ids {
+		if slices.Contains(c.targets, id) {
+			continue
+		}
+		s := stories[id]
+		raised := s.raised()
+		if len(raised) > 1 {
+			t.Errorf("%s: %d raised events: flapping", shortID(id), len(raised))
+		}
+		for _, e := range raised {
+			if !slices.Contains(c.after, id) {
+				t.Errorf("false alarm: %s %s at %s", shortID(id), e.State, simDay(sc, e.Time))
+			} else if e.Time.Before(firstCrit) {
+				t.Errorf("%s raised at %s, before the incident (%s)", shortID(id), simDay(sc, e.Time), simDay(sc, firstCrit))
+			}
+		}
 	}
 }
 
