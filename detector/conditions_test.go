@@ -224,6 +224,7 @@ func TestLogMessageIDClassifies(t *testing.T) {
 		{"Line input power fault at 'PSU 1'.", "Power.1.0.1.LineInputPowerFault", "input_lost"},
 		{"Line input power fault at 'PSU 1'.", "", "failure"},
 		{"Power supply PSU1 warning.", "OpenBMC.0.1.PowerSupplyFailurePredicted", "predictive_failure"},
+		{"System Power Supply: Input Power Loss or Unplugged Power Cord, Verify Power Supply Input (Power Supply 2)", "", "input_lost"},
 		{"Power supply 'PSU 1' has a warning condition.", "Power.1.0.1.PowerSupplyWarning", ""},
 	} {
 		typ := ""

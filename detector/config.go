@@ -422,7 +422,11 @@ func DefaultConfig() Config {
 				// v1.6 LineStatus) matches "lossofinput".
 				{Type: "input_lost", Label: "input power lost", Weight: 0.35, HalfLife: 3 * day,
 					Match: []string{"loss of input", "lossofinput", "input power lost", "input lost", "ac lost", "power supply input lost", "inputlost",
-						"lineinputpowerfault", "powersupplyaclost", "psu0003"}},
+						"lineinputpowerfault", "powersupplyaclost", "psu0003",
+						// HPE iLO 5 IML: "System Power Supply: Input Power Loss or
+						// Unplugged Power Cord, Verify Power Supply Input (Power
+						// Supply 2)" (the cray-csm DL325 capture's own entries).
+						"input power loss"}},
 				// PowerSupply v1.6 LineStatus OutOfRange: "line input voltage
 				// or current is outside of normal operating range", as the
 				// PSU itself judges it; a PSU's input voltage band counts

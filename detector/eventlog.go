@@ -165,13 +165,18 @@ func (d *Detector) logReasons(entries []logEntry, now time.Time, fine bool, capA
 
 // deasserted reports whether a later entry deasserts e: the same sensor
 // type and code (IPMI sensor type and event offset), Asserted false.
+//
+// Or a later entry of the same words that says all is well: HPE's iLO
+// marks a repaired IML event by logging it again with Severity OK
+// ("System Power Supplies Not Redundant" ... Repaired), the way a plug
+// pulled for a hot-swap and put back reads.
 func deasserted(later []logEntry, e *logEntry) bool {
-	if e.Code == "" && e.Key == "" {
-		return false
-	}
 	for i := range later {
 		l := &later[i]
-		if l.Asserted != nil && !*l.Asserted && l.Key == e.Key && l.Code == e.Code {
+		if (e.Code != "" || e.Key != "") && l.Asserted != nil && !*l.Asserted && l.Key == e.Key && l.Code == e.Code {
+			return true
+		}
+		if e.Message != "" && l.Message == e.Message && l.Severity == model.SeverityInfo && !l.Time.Before(e.Time) {
 			return true
 		}
 	}

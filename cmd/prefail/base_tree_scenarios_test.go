@@ -24,6 +24,9 @@ type scenarioExpect struct {
 	Healthy bool     `json:"healthy"`
 	Targets []string `json:"targets"`
 	After   []string `json:"after"`
+	// AfterWarning: the after components may raise from the BMC's first
+	// Warning on a target, not only from its Critical.
+	AfterWarning bool `json:"after_warning"`
 }
 
 // TestBaseTreeScenarios: healthy servers of every make stay silent over
@@ -62,7 +65,7 @@ func TestBaseTreeScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkScenario(t, sc, scenarioCase{name: d.Name(), healthy: want.Healthy, targets: want.Targets, after: want.After}, interval)
+			checkScenario(t, sc, scenarioCase{name: d.Name(), healthy: want.Healthy, targets: want.Targets, after: want.After, afterWarning: want.AfterWarning}, interval)
 		})
 	}
 	if n == 0 {

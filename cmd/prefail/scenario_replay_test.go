@@ -41,6 +41,10 @@ type scenarioCase struct {
 	after []string
 	// healthy: no event at all.
 	healthy bool
+	// afterWarning lets the after components raise from the BMC's first
+	// Warning on a target (the incident has begun: a PSU at its caution
+	// threshold leaves its partner one failure from an outage).
+	afterWarning bool
 }
 
 var scenarioCases = []scenarioCase{
@@ -85,6 +89,7 @@ func scenarioTestInterval(t *testing.T) time.Duration {
 type componentStory struct {
 	name          string
 	firstCritical time.Time // first snapshot where the BMC says Critical
+	firstWarning  time.Time // first snapshot where the BMC says Warning or worse
 	events        []detector.Event
 }
 
@@ -120,6 +125,9 @@ func replayStories(t *testing.T, sc *redfishtest.Scenario, interval time.Duratio
 				s.name = c.Name
 				if c.Health == model.HealthCritical && s.firstCritical.IsZero() {
 					s.firstCritical = snap.Time
+				}
+				if (c.Health == model.HealthWarning || c.Health == model.HealthCritical) && s.firstWarning.IsZero() {
+					s.firstWarning = snap.Time
 				}
 			}
 			for _, e := range events {
@@ -194,7 +202,7 @@ func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, inter
 		}
 		return
 	}
-	firstCrit := time.Time{}
+	firstCrit, incident := time.Time{}, time.Time{}
 	for _, id := range c.targets {
 		s := stories[id]
 		if s == nil || s.firstCritical.IsZero() {
@@ -202,6 +210,13 @@ func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, inter
 		}
 		if firstCrit.IsZero() || s.firstCritical.Before(firstCrit) {
 			firstCrit = s.firstCritical
+		}
+		begun := s.firstCritical
+		if c.afterWarning && !s.firstWarning.IsZero() {
+			begun = s.firstWarning
+		}
+		if incident.IsZero() || begun.Before(incident) {
+			incident = begun
 		}
 		raised := s.raised()
 		if len(raised) == 0 {
@@ -230,8 +245,8 @@ func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, inter
 		for _, e := range raised {
 			if !slices.Contains(c.after, id) {
 				t.Errorf("false alarm: %s %s at %s", shortID(id), e.State, simDay(sc, e.Time))
-			} else if e.Time.Before(firstCrit) {
-				t.Errorf("%s raised at %s, before the incident (%s)", shortID(id), simDay(sc, e.Time), simDay(sc, firstCrit))
+			} else if e.Time.Before(incident) {
+				t.Errorf("%s raised at %s, before the incident (%s)", shortID(id), simDay(sc, e.Time), simDay(sc, incident))
 			}
 		}
 	}
