@@ -95,7 +95,15 @@ func baseUntil(c *component) int64 {
 // baseline power or current.
 func inputSeries(c *component) (string, *series, float64) {
 	if s := c.Series["input_voltage"]; s != nil && s.Base.N > 0 {
-		return "input_voltage", s, 0.5 * nominalVoltage(s.baseline())
+		b := s.baseline()
+		if !plausibleMains(b) {
+			// A sensor that has always read 13 V or 572 V (the Intel
+			// S2600BPB capture) names no mains voltage: half of what it
+			// reads is the loss level, not half of the nearest nominal
+			// (which put every 13 V sample below 50 V, a loss).
+			return "input_voltage", s, 0.5 * b
+		}
+		return "input_voltage", s, 0.5 * nominalVoltage(b)
 	}
 	for _, n := range []string{"input_power", "input_current"} {
 		if s := c.Series[n]; s != nil && s.Base.N > 0 {
@@ -190,6 +198,13 @@ func (d *Detector) psuInputLoss(comp *component, now int64) (Reason, bool) {
 // against.
 var nominalVoltages = []float64{100, 115, 120, 127, 200, 208, 220, 230, 240, 277}
 
+// plausibleMains reports whether an input that has read v all along can be
+// a single-phase mains feed: from 50 V (below is DC, or a sensor that says
+// nothing) to 10 % over the highest nominal voltage.
+func plausibleMains(v float64) bool {
+	return v >= 50 && v <= 1.1*nominalVoltages[len(nominalVoltages)-1]
+}
+
 // nominalVoltage is the standard voltage nearest v.
 func nominalVoltage(v float64) float64 {
 	best := nominalVoltages[0]
@@ -239,7 +254,7 @@ func (d *Detector) psuInputBand(comp *component, now int64) (Reason, bool) {
 	if s == nil || s.Base.N == 0 || s.baseline() < 50 {
 		return Reason{}, false // a DC input or a missing baseline
 	}
-	if top := nominalVoltages[len(nominalVoltages)-1]; s.baseline() > top*(1+cfg.InputVoltageBand) {
+	if !plausibleMains(s.baseline()) {
 		// No single-phase mains runs there: a sensor that has always
 		// read like this (the Intel S2600BPB capture's PSU reads 572 V)
 		// is misreporting, not out of band; its changes are still

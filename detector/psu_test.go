@@ -78,6 +78,21 @@ func TestPSUInputVoltageBand(t *testing.T) {
 	}
 }
 
+// A PSU input sensor that has always read 13 V (the Intel S2600BPB
+// capture) names no mains voltage: its steady readings are not losses.
+func TestPSUImplausibleInputIsNotLost(t *testing.T) {
+	t.Parallel()
+	for _, v := range []float64{13, 572} {
+		d := mustNew(t)
+		run(d, 3*day, 2*time.Hour, func(time.Duration) []model.Component {
+			return []model.Component{psuComp("PSU1", model.HealthOK, map[string]float64{"input_voltage": v})}
+		})
+		if r, ok := reason(comp(t, d, "PSU1"), "input_loss"); ok {
+			t.Errorf("%g V steady: %+v", v, r)
+		}
+	}
+}
+
 // Input lost once is watched (a utility blip); lost again within the
 // recurrence window it is degrading, and each loss seen both in the
 // readings and in the log counts once.
