@@ -34,6 +34,7 @@ type scenarioExpect struct {
 // weekend, seasonal inlet drift, a maintenance swap), and their parts'
 // degradations are warned of at least a day before the BMC says Critical.
 func TestBaseTreeScenarios(t *testing.T) {
+	withoutRace(t)
 	interval := scenarioTestInterval(t)
 	old := debug.SetGCPercent(400)
 	t.Cleanup(func() { debug.SetGCPercent(old) })

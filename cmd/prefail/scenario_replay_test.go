@@ -85,6 +85,18 @@ func scenarioTestInterval(t *testing.T) time.Duration {
 	return time.Hour
 }
 
+// withoutRace: the scenario replays are thousands of scans through the
+// real reader and the detector, five times slower under the race
+// detector, and their concurrency is the replay engine's, which
+// TestScenarioReplayDeterministic covers under -race. .ci/run runs them in
+// a step of their own without -race (never skipped there).
+func withoutRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("-race: the scenario replays run in their own step of .ci/run, without -race")
+	}
+}
+
 // componentStory is what happened to one component in a replay.
 type componentStory struct {
 	name          string
@@ -146,6 +158,7 @@ func replayStories(t *testing.T, sc *redfishtest.Scenario, interval time.Duratio
 // the BMC's own Critical, in one episode, with no false alarm before it,
 // and the healthy servers raise nothing.
 func TestScenarioLeadTimes(t *testing.T) {
+	withoutRace(t)
 	interval := scenarioTestInterval(t)
 	// As the replay command does (a third off the time): the subtests run
 	// after this function returns, so restore in Cleanup.
