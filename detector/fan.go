@@ -289,15 +289,7 @@ func (l *loadFactors) ratios(sibs []*component, start int64) (rs, now []float64)
 // lowest samples a step below the load factor), their lowest samples
 // relative to their baselines, at the same moment.
 func (l *loadFactors) minAt(start int64) float64 {
-	if f, ok := l.minCache[start]; ok {
-		return f
-	}
-	f := l.minAtUncached(start)
-	if l.minCache == nil {
-		l.minCache = map[int64]float64{}
-	}
-	l.minCache[start] = f
-	return f
+	return memo(&l.minCache, start, l.minAtUncached)
 }
 
 func (l *loadFactors) minAtUncached(start int64) float64 {
@@ -327,14 +319,19 @@ func (l *loadFactors) minAtUncached(start int64) float64 {
 // within the slot (the fan curve moved): the slot's spread is the control
 // loop's, not jitter.
 func (l *loadFactors) stepped(start int64) bool {
-	if v, ok := l.stepCache[start]; ok {
+	return memo(&l.stepCache, start, l.steppedUncached)
+}
+
+// memo returns f(k), computed once per key in *m.
+func memo[V any](m *map[int64]V, k int64, f func(int64) V) V {
+	if v, ok := (*m)[k]; ok {
 		return v
 	}
-	v := l.steppedUncached(start)
-	if l.stepCache == nil {
-		l.stepCache = map[int64]bool{}
+	if *m == nil {
+		*m = map[int64]V{}
 	}
-	l.stepCache[start] = v
+	v := f(k)
+	(*m)[k] = v
 	return v
 }
 
