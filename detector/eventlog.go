@@ -30,10 +30,51 @@ import (
 // input readings into one recurrence count.
 func (d *Detector) evalLog(comp *component, now time.Time) []Reason {
 	skip := ""
+	entries := comp.Log
 	if comp.Ref.Kind == model.KindPSU {
 		skip = "input_lost"
+	} else {
+		entries = d.withoutSwaps(comp.Ref.Target, entries)
 	}
-	return d.logReasons(comp.Log, now, liveFine(comp), 1, skip, "")
+	return d.logReasons(entries, now, liveFine(comp), 1, skip, "")
+}
+
+// withoutSwaps drops the input-lost entries filed on a system or manager
+// (HPE's IML names no PSU as their origin) that come within
+// Source.Maintenance of a PSU of the target being pulled, put back or
+// replaced: a hot-swap's "Input Power Loss or Unplugged Power Cord" is the
+// swap, as it is on the PSU itself (psuInputLoss).
+func (d *Detector) withoutSwaps(target string, entries []logEntry) []logEntry {
+	var lost []int
+	for i := range entries {
+		if t := d.logType(&entries[i]); t != nil && t.Type == "input_lost" {
+			lost = append(lost, i)
+		}
+	}
+	if len(lost) == 0 {
+		return entries
+	}
+	var marks []int64
+	for k, c := range d.comps {
+		if k.target != target || c.Ref.Kind != model.KindPSU {
+			continue
+		}
+		marks = append(marks, d.maintenance(c)...)
+		if c.Health == model.HealthAbsent && c.WasPresent {
+			marks = append(marks, c.HealthSince.Unix()) // pulled, not back yet
+		}
+	}
+	if len(marks) == 0 {
+		return entries
+	}
+	out := make([]logEntry, 0, len(entries))
+	for i := range entries {
+		if slices.Contains(lost, i) && d.nearMaintenance(marks, entries[i].Time.Unix(), entries[i].Time.Unix()) {
+			continue
+		}
+		out = append(out, entries[i])
+	}
+	return out
 }
 
 // evalUnmatchedLog scores the target's entries that name no component

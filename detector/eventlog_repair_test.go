@@ -29,3 +29,32 @@ func TestRepairedLogEntryResolves(t *testing.T) {
 		}
 	}
 }
+
+// HPE's IML files a PSU's lost input on the system, naming no PSU: during
+// a hot-swap (the PSU pulled, put back) it is the swap; without one it is
+// a reason on the system, as before.
+func TestSystemInputLossDuringSwap(t *testing.T) {
+	msg := "System Power Supply: Input Power Loss or Unplugged Power Cord, Verify Power Supply Input (Power Supply 2)"
+	for _, swap := range []bool{true, false} {
+		sys := model.Component{Kind: model.KindSystem, ID: "sys", Name: "System", Health: model.HealthOK}
+		lossAt := 2*day + 10*time.Minute
+		d := mustNew(t)
+		var evs []Event
+		for at := time.Duration(0); at <= 2*day+time.Hour; at += 10 * time.Minute {
+			psu2 := psuComp("PSU2", model.HealthOK, map[string]float64{"input_voltage": 230, "output_power": 150})
+			if swap && at >= lossAt && at < lossAt+20*time.Minute {
+				psu2 = model.Component{Kind: model.KindPSU, ID: "PSU2", Name: "Power Supply PSU2", Chassis: testChassis, Health: model.HealthAbsent}
+			}
+			var ev []model.Event
+			if at >= lossAt {
+				ev = []model.Event{{Time: t0.Add(lossAt), Severity: model.SeverityWarning, Component: "sys", Message: msg, ID: "91", Source: "iml"}}
+			}
+			evs = append(evs, d.Observe(&model.Snapshot{Target: "t", Time: t0.Add(at), Events: ev, Components: []model.Component{
+				sys, psuComp("PSU1", model.HealthOK, map[string]float64{"input_voltage": 230, "output_power": 150}), psu2}})...)
+		}
+		_, has := reason(comp(t, d, "sys"), "log_input_lost")
+		if has == swap {
+			t.Errorf("swap %v: input-lost reason on the system %v, want %v (events %+v)", swap, has, !swap, evs)
+		}
+	}
+}
