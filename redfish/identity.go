@@ -30,11 +30,11 @@ func samePart(a, b model.Component) bool {
 	return ma == "" || mb == "" || strings.EqualFold(ma, mb)
 }
 
-// physicalKinds are the kinds whose resources may be duplicated under
-// other URIs and carry a serial number to tell it (fans and PSUs are
-// matched within their chassis, where the newer and legacy resources meet:
-// see enrichPSUs and oneChassis).
-var physicalKinds = map[model.Kind]bool{model.KindDrive: true}
+// matchedAcrossPaths reports whether parts of kind k may be listed under
+// other URIs and carry a serial number to tell it: drives (fans and PSUs
+// are matched within their chassis, where the newer and legacy resources
+// meet: see enrichPSUs and oneChassis).
+func matchedAcrossPaths(k model.Kind) bool { return k == model.KindDrive }
 
 // mergeParts merges two components of one part. The result does not
 // depend on the order of a and b: the lower id is kept (stable from one

@@ -334,7 +334,7 @@ func (s *scan) add(c model.Component) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.seen[c.ID]
-	if !ok && physicalKinds[c.Kind] {
+	if !ok && matchedAcrossPaths(c.Kind) {
 		for j, o := range s.comps {
 			if samePart(o, c) {
 				i, ok = j, true

@@ -97,11 +97,11 @@ func (c *Client) login(ctx context.Context) error {
 func (c *Client) sessionURI(resp *response) string {
 	loc := resp.header.Get("Location")
 	if loc != "" {
-		if u, err := c.origin.resolve(loc); err == nil {
+		u, err := c.origin.resolve(loc)
+		if err == nil {
 			return u.RequestURI()
-		} else {
-			c.pending = append(c.pending, "login: session Location header "+err.Error())
 		}
+		c.pending = append(c.pending, "login: session Location header "+err.Error())
 	}
 	if m, err := parseResource(resp.body); err == nil {
 		if id, ok := m["@odata.id"].(string); ok {
