@@ -30,8 +30,9 @@ func newRedfishClients() *redfishClients {
 
 // get returns the target's client, creating it with opts on first use.
 func (k *redfishClients) get(req scanRequest, opts []redfish.Option) (*keptClient, error) {
-	// The password is compared, never printed: %v of a secret is masked,
-	// so compare the revealed value separately.
+	// The settings a client was built with, the password among them
+	// (revealed: a secret prints masked); this string is only compared,
+	// never logged.
 	settings := fmt.Sprintf("%s|%s|%s|%t|%t|%d", req.Username, req.Password.reveal(), req.CAFile, req.Insecure, req.BasicAuth, req.MaxLogEntries)
 	k.mu.Lock()
 	defer k.mu.Unlock()
