@@ -7,6 +7,7 @@ import (
 	"github.com/stmcginnis/gofish"
 
 	"github.com/prefail/prefail/redfish"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -17,16 +18,16 @@ import (
 //	go test ./redfish -run '^$' -bench . -benchmem
 func BenchmarkScan(b *testing.B) {
 	for _, name := range []string{"public-rackmount1", "public-tower"} {
-		tree, err := redfishtest.Embedded(name)
+		tree, err := redfishmock.Embedded(name)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, mode := range []struct {
 			name string
-			opts []redfishtest.Option
+			opts []redfishmock.Option
 		}{
 			{"expand", nil},
-			{"dmtf-mockup-server", []redfishtest.Option{redfishtest.WithDMTFMockupServerBehaviour()}},
+			{"dmtf-mockup-server", []redfishmock.Option{redfishmock.WithDMTFMockupServerBehaviour()}},
 		} {
 			b.Run(name+"/prefail/"+mode.name, func(b *testing.B) {
 				ts := redfishtest.NewServer(tree, mode.opts...)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -88,7 +89,7 @@ func summarize(s *model.Snapshot) summary {
 	return sum
 }
 
-func scanTree(t *testing.T, tree *redfishtest.Tree, opts ...redfishtest.Option) (*model.Snapshot, *redfishtest.TestServer) {
+func scanTree(t *testing.T, tree *redfishmock.Tree, opts ...redfishmock.Option) (*model.Snapshot, *redfishtest.TestServer) {
 	t.Helper()
 	ts := redfishtest.NewServer(tree, opts...)
 	t.Cleanup(ts.Close)
@@ -111,7 +112,7 @@ func TestCaptures(t *testing.T) {
 	for _, dir := range captureDirs(t) {
 		rel, _ := filepath.Rel(filepath.Join("..", "testdata", "redfish"), dir)
 		t.Run(rel, func(t *testing.T) {
-			tree, err := redfishtest.LoadDir(dir)
+			tree, err := redfishmock.LoadDir(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +159,7 @@ func TestCaptures(t *testing.T) {
 
 // checkOracle counts parts in the capture files themselves, by resource
 // type, independently of the reader's walk.
-func checkOracle(t *testing.T, tree *redfishtest.Tree, snap *model.Snapshot) {
+func checkOracle(t *testing.T, tree *redfishmock.Tree, snap *model.Snapshot) {
 	t.Helper()
 	var newFans, legacyFans, fanSensors, newPSUs, legacyPSUs, drives, simpleDevices, sensorTemps, legacyTemps int
 	driveIDs := map[string]bool{}
@@ -274,7 +275,7 @@ func checkOracle(t *testing.T, tree *redfishtest.Tree, snap *model.Snapshot) {
 // capture (by @odata.id, or by #fragment into a legacy array) and checks
 // the health against its Status: Absent is absent, a null Health is
 // unknown; neither may ever be ok.
-func checkHealthAgainstStatus(t *testing.T, tree *redfishtest.Tree, snap *model.Snapshot) {
+func checkHealthAgainstStatus(t *testing.T, tree *redfishmock.Tree, snap *model.Snapshot) {
 	t.Helper()
 	for _, c := range snap.Components {
 		if strings.Contains(c.ID, "#/Members/") || strings.Contains(c.ID, "#/derived/") {
@@ -330,7 +331,7 @@ func walkRefs(v any, top bool, fn func(key, id string)) {
 	}
 }
 
-func lookup(tree *redfishtest.Tree, id string) (map[string]any, bool) {
+func lookup(tree *redfishmock.Tree, id string) (map[string]any, bool) {
 	path, frag, _ := strings.Cut(id, "#")
 	b, ok := tree.Get(path)
 	if !ok {
@@ -361,9 +362,9 @@ func lookup(tree *redfishtest.Tree, id string) (map[string]any, bool) {
 	return m, ok
 }
 
-func embedded(t *testing.T, name string) *redfishtest.Tree {
+func embedded(t *testing.T, name string) *redfishmock.Tree {
 	t.Helper()
-	tree, err := redfishtest.Embedded(name)
+	tree, err := redfishmock.Embedded(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,17 +8,17 @@ import (
 	"testing"
 
 	"github.com/prefail/prefail/model"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // A collection too large to read whole is read again as pages of $top
 // members where the service supports $top, instead of being lost.
 func TestTooLargeCollectionReadInPages(t *testing.T) {
-	tree, err := redfishtest.Embedded("public-rackmount1")
+	tree, err := redfishmock.Embedded("public-rackmount1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mock := redfishtest.New(tree, redfishtest.WithoutAuth())
+	mock := redfishmock.New(tree, redfishmock.WithoutAuth())
 	var paged int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/redfish/v1/Chassis" && !strings.Contains(r.URL.RawQuery, "$top") {

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/prefail/prefail/model"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // partCounts is one capture's row of testdata/golden/counts.json: the
@@ -32,7 +32,7 @@ func TestCaptureCounts(t *testing.T) {
 	got := map[string]partCounts{}
 	for _, dir := range captureDirs(t) {
 		rel, _ := filepath.Rel(filepath.Join("..", "testdata", "redfish"), dir)
-		tree, err := redfishtest.LoadDir(dir)
+		tree, err := redfishmock.LoadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

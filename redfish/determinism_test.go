@@ -15,7 +15,7 @@ import (
 
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // jitter delays every response by a random 0-2 ms, so that concurrent
@@ -50,12 +50,12 @@ func TestCapturesDeterministic(t *testing.T) {
 	}
 	type tc struct {
 		name string
-		tree *redfishtest.Tree
+		tree *redfishmock.Tree
 	}
 	var cases []tc
 	for _, dir := range captureDirs(t) {
 		rel, _ := filepath.Rel(filepath.Join("..", "testdata", "redfish"), dir)
-		tree, err := redfishtest.LoadDir(dir)
+		tree, err := redfishmock.LoadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,17 +78,17 @@ func TestCapturesDeterministic(t *testing.T) {
 			first := map[bool][]byte{}
 			var firstParts []byte
 			for run := range determinismRuns {
-				var mockOpts []redfishtest.Option
+				var mockOpts []redfishmock.Option
 				opts := []redfish.Option{redfish.WithCredentials("admin", "password"), redfish.WithMaxInFlight(1 + run%3*4)}
 				if run%2 == 1 {
 					// Every other scan without $expand: each member is its own GET.
 					if run%4 == 1 {
-						mockOpts = append(mockOpts, redfishtest.WithoutExpand())
+						mockOpts = append(mockOpts, redfishmock.WithoutExpand())
 					} else {
 						opts = append(opts, redfish.WithoutExpand())
 					}
 				}
-				m := redfishtest.New(tree, mockOpts...)
+				m := redfishmock.New(tree, mockOpts...)
 				hs := httptest.NewServer(&jitter{h: m, mu: make(chan struct{}, 1), r: rand.New(rand.NewPCG(uint64(run), uint64(len(rel))))})
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				snap, err := redfish.Scan(ctx, hs.URL, opts...)
@@ -140,7 +140,7 @@ func canonical(t *testing.T, snap *model.Snapshot) (all, parts []byte) {
 // Supermicro GB300-class BMC serves its ThermalMetrics and
 // EnvironmentMetrics: objects that look like the Sensor resource but
 // carry a few of its properties. false when the tree has no excerpt.
-func withExcerptIDs(t *testing.T, tree *redfishtest.Tree) (*redfishtest.Tree, bool) {
+func withExcerptIDs(t *testing.T, tree *redfishmock.Tree) (*redfishmock.Tree, bool) {
 	t.Helper()
 	bodies := map[string][]byte{}
 	changed := false
@@ -180,7 +180,7 @@ func withExcerptIDs(t *testing.T, tree *redfishtest.Tree) (*redfishtest.Tree, bo
 	if !changed {
 		return nil, false
 	}
-	x, err := redfishtest.NewTree(bodies)
+	x, err := redfishmock.NewTree(bodies)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/prefail/prefail/model"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // doubleListed returns the DL380a capture as an HPE iLO 7 GPU server
@@ -16,9 +16,9 @@ import (
 // by a Storage resource under another URI (Systems/1/Storage/DA00000N/
 // Drives/DA00000N), with the same serial number and no link between the
 // two resources.
-func doubleListed(t *testing.T) (*redfishtest.Tree, int) {
+func doubleListed(t *testing.T) (*redfishmock.Tree, int) {
 	t.Helper()
-	tree, err := redfishtest.LoadDir("../testdata/redfish/hpe-ilo/DL380a")
+	tree, err := redfishmock.LoadDir("../testdata/redfish/hpe-ilo/DL380a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +71,8 @@ func TestDriveListedTwiceIsOneDrive(t *testing.T) {
 	}
 	for _, variant := range []struct {
 		name string
-		opts []redfishtest.Option
-	}{{"expand", nil}, {"no-expand", []redfishtest.Option{redfishtest.WithoutExpand()}}} {
+		opts []redfishmock.Option
+	}{{"expand", nil}, {"no-expand", []redfishmock.Option{redfishmock.WithoutExpand()}}} {
 		snap, _ := scanTree(t, tree, variant.opts...)
 		if got, want := snap.Count(model.KindDrive), plain.Count(model.KindDrive); got != want || got != 8 {
 			t.Errorf("%s: %d drives, want %d (8: 7 with serials and one empty bay), as without the second listing", variant.name, got, want)
@@ -93,9 +93,9 @@ func TestDriveListedTwiceIsOneDrive(t *testing.T) {
 	}
 }
 
-func embeddedCapture(t *testing.T, rel string) *redfishtest.Tree {
+func embeddedCapture(t *testing.T, rel string) *redfishmock.Tree {
 	t.Helper()
-	tree, err := redfishtest.LoadDir("../testdata/redfish/" + rel)
+	tree, err := redfishmock.LoadDir("../testdata/redfish/" + rel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
 	"github.com/prefail/prefail/redfish/hostiletest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -78,11 +79,11 @@ type cleanBaseline struct {
 
 func scanBaseline(t *testing.T, secret string) cleanBaseline {
 	t.Helper()
-	tree, err := redfishtest.Embedded(hostiletest.Tree)
+	tree, err := redfishmock.Embedded(hostiletest.Tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := redfishtest.NewServer(tree, redfishtest.WithCredentials("admin", secret))
+	ts := redfishtest.NewServer(tree, redfishmock.WithCredentials("admin", secret))
 	defer ts.Close()
 	snap, err := redfish.Scan(context.Background(), ts.URL, redfish.WithCredentials("admin", secret))
 	if err != nil {

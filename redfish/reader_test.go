@@ -14,6 +14,7 @@ import (
 
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -106,10 +107,10 @@ func TestSameResultWhateverTheServer(t *testing.T) {
 			want, _ := scanTree(t, embedded(t, name))
 			for _, variant := range []struct {
 				name string
-				opt  redfishtest.Option
+				opt  redfishmock.Option
 			}{
-				{"dmtf-mockup-server", redfishtest.WithDMTFMockupServerBehaviour()},
-				{"no-expand", redfishtest.WithoutExpand()},
+				{"dmtf-mockup-server", redfishmock.WithDMTFMockupServerBehaviour()},
+				{"no-expand", redfishmock.WithoutExpand()},
 			} {
 				got, _ := scanTree(t, embedded(t, name), variant.opt)
 				if a, b := fmtHealth(ids(want)), fmtHealth(ids(got)); a != b {
@@ -138,7 +139,7 @@ func TestMalformedResponsesAreWarnings(t *testing.T) {
 	}
 	for dir, bad := range cases {
 		t.Run(dir, func(t *testing.T) {
-			tree, err := redfishtest.LoadDir(filepath.Join("..", "testdata", "redfish", "telegraf", dir))
+			tree, err := redfishmock.LoadDir(filepath.Join("..", "testdata", "redfish", "telegraf", dir))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,13 +162,13 @@ func TestMalformedResponsesAreWarnings(t *testing.T) {
 
 func TestFaultsCostOnlyTheirResource(t *testing.T) {
 	const sensors = "/redfish/v1/Chassis/1U/Sensors"
-	for _, f := range []redfishtest.Fault{
-		{Path: sensors, Kind: redfishtest.FaultUnavailable},
-		{Path: sensors, Kind: redfishtest.FaultMalformed},
-		{Path: sensors, Kind: redfishtest.FaultTruncated},
+	for _, f := range []redfishmock.Fault{
+		{Path: sensors, Kind: redfishmock.FaultUnavailable},
+		{Path: sensors, Kind: redfishmock.FaultMalformed},
+		{Path: sensors, Kind: redfishmock.FaultTruncated},
 	} {
 		t.Run(f.Kind.String(), func(t *testing.T) {
-			ts := redfishtest.NewServer(embedded(t, "public-rackmount1"), redfishtest.WithFault(f), redfishtest.WithoutExpand())
+			ts := redfishtest.NewServer(embedded(t, "public-rackmount1"), redfishmock.WithFault(f), redfishmock.WithoutExpand())
 			defer ts.Close()
 			snap, err := redfish.Scan(context.Background(), ts.URL, redfish.WithCredentials("admin", "password"))
 			if err != nil {
@@ -182,7 +183,7 @@ func TestFaultsCostOnlyTheirResource(t *testing.T) {
 			if w == "" {
 				t.Fatalf("no warning for %s: %+v", sensors, snap.Warnings)
 			}
-			if f.Kind == redfishtest.FaultUnavailable && !strings.Contains(w, "503") {
+			if f.Kind == redfishmock.FaultUnavailable && !strings.Contains(w, "503") {
 				t.Errorf("warning %q does not give the status", w)
 			}
 			if snap.Count(model.KindPSU) != 2 || snap.Count(model.KindFan) != 4 {
@@ -217,7 +218,7 @@ func TestAuthErrors(t *testing.T) {
 }
 
 func TestSessionLimit(t *testing.T) {
-	ts := redfishtest.NewServer(embedded(t, "public-rackmount1"), redfishtest.WithFault(redfishtest.Fault{Kind: redfishtest.FaultSessionLimit}))
+	ts := redfishtest.NewServer(embedded(t, "public-rackmount1"), redfishmock.WithFault(redfishmock.Fault{Kind: redfishmock.FaultSessionLimit}))
 	defer ts.Close()
 	_, err := redfish.Scan(context.Background(), ts.URL, redfish.WithCredentials("admin", "password"))
 	if !errors.Is(err, redfish.ErrSessionLimit) || !strings.Contains(err.Error(), "SessionLimitExceeded") {
@@ -279,7 +280,7 @@ func TestHangingBMCRespectsDeadline(t *testing.T) {
 // A slow body past the deadline is cut off too.
 func TestSlowBodyRespectsDeadline(t *testing.T) {
 	ts := redfishtest.NewServer(embedded(t, "public-rackmount1"),
-		redfishtest.WithFault(redfishtest.Fault{Path: "/redfish/v1/Chassis", Kind: redfishtest.FaultSlowBody, Delay: 10 * time.Second}))
+		redfishmock.WithFault(redfishmock.Fault{Path: "/redfish/v1/Chassis", Kind: redfishmock.FaultSlowBody, Delay: 10 * time.Second}))
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -326,7 +327,7 @@ func TestLogIsBoundedToNewestEntries(t *testing.T) {
 			id, i, base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), i, code))
 	}
 	write("Managers/BMC/LogServices/SEL/Entries", fmt.Sprintf(`{"@odata.id":"/redfish/v1/Managers/BMC/LogServices/SEL/Entries","Members@odata.count":1000,"Members":[%s]}`, strings.Join(members, ",")))
-	tree, err := redfishtest.LoadDir(dir)
+	tree, err := redfishmock.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
 // A BMC that drops the session between two scans (reboot, idle timeout)
 // answers 401: the client logs in again once, and the scan goes on.
 func TestReloginAfterSessionLoss(t *testing.T) {
-	tree, err := redfishtest.Embedded("public-rackmount1")
+	tree, err := redfishmock.Embedded("public-rackmount1")
 	if err != nil {
 		t.Fatal(err)
 	}

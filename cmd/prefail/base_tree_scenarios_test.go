@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"testing"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // scenarioDir holds scenarios on the base trees of other makes than the
@@ -62,7 +62,7 @@ func TestBaseTreeScenarios(t *testing.T) {
 			if want.Healthy == (len(want.Targets) > 0) {
 				t.Fatalf("expect.json: say healthy, or name targets (not both)")
 			}
-			sc, err := redfishtest.LoadScenarioFile(filepath.Join(dir, "scenario.json"))
+			sc, err := redfishmock.LoadScenarioFile(filepath.Join(dir, "scenario.json"))
 			if err != nil {
 				t.Fatal(err)
 			}

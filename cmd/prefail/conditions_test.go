@@ -10,6 +10,7 @@ import (
 	"github.com/prefail/prefail/detector"
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -23,14 +24,14 @@ import (
 // processor and the system), which the readings judge, and the PSU group
 // never was redundant (Bay2 is an empty bay).
 func TestRackmount1PSUCondition(t *testing.T) {
-	tree, err := redfishtest.LoadDir(filepath.Join("..", "..", "testdata", "redfish", "dmtf", "public-rackmount1"))
+	tree, err := redfishmock.LoadDir(filepath.Join("..", "..", "testdata", "redfish", "dmtf", "public-rackmount1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := redfishtest.NewServer(tree)
 	defer ts.Close()
 	c, err := redfish.New(ts.URL, redfish.WithHTTPClient(ts.Client()),
-		redfish.WithCredentials(redfishtest.DefaultUser, redfishtest.DefaultPassword))
+		redfish.WithCredentials(redfishmock.DefaultUser, redfishmock.DefaultPassword))
 	if err != nil {
 		t.Fatal(err)
 	}

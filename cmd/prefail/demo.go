@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 type demoFlags struct {
@@ -71,19 +71,19 @@ func (a *app) runDemo(ctx context.Context, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := []redfishtest.Option{redfishtest.WithCredentials(defaultMockUsername, defaultMockPassword)}
+	opts := []redfishmock.Option{redfishmock.WithCredentials(defaultMockUsername, defaultMockPassword)}
 	if sc != nil {
 		if err := sc.Check(tree); err != nil {
 			return fmt.Errorf("scenario %s does not fit %s: %s", f.scenario, what, firstLines(err.Error(), 5))
 		}
-		opts = append(opts, redfishtest.WithScenario(sc))
+		opts = append(opts, redfishmock.WithScenario(sc))
 	}
-	srv := redfishtest.New(tree, opts...)
+	srv := redfishmock.New(tree, opts...)
 	if sc != nil {
 		srv.SetTime(at)
 	}
 
-	cert, pem, err := redfishtest.SelfSignedCert("127.0.0.1", "localhost")
+	cert, pem, err := redfishmock.SelfSignedCert("127.0.0.1", "localhost")
 	if err != nil {
 		return fmt.Errorf("generating a certificate: %w", err)
 	}
@@ -104,7 +104,7 @@ func (a *app) runDemo(ctx context.Context, f *demoFlags) error {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- redfishtest.Serve(sctx, ln, srv, &cert) }()
+	go func() { served <- redfishmock.Serve(sctx, ln, srv, &cert) }()
 	defer func() {
 		stop()
 		if err := <-served; err != nil && !errors.Is(err, context.Canceled) &&

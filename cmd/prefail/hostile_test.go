@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prefail/prefail/redfish/hostiletest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 	"github.com/prefail/prefail/redfish/redfishtest"
 )
 
@@ -102,11 +103,11 @@ func TestHostileFleetCLI(t *testing.T) {
 	// Two healthy BMCs, and what a scan of each alone reports.
 	healthy := map[string]int{} // URL -> components of a solo scan
 	for _, name := range []string{"public-rackmount1", "public-tower"} {
-		tree, err := redfishtest.Embedded(name)
+		tree, err := redfishmock.Embedded(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts := redfishtest.NewServer(tree, redfishtest.WithCredentials("admin", secret))
+		ts := redfishtest.NewServer(tree, redfishmock.WithCredentials("admin", secret))
 		t.Cleanup(ts.Close)
 		var out, errOut bytes.Buffer
 		solo := &app{stdout: &out, stderr: &errOut, lookupEnv: env}
@@ -290,13 +291,13 @@ func BenchmarkHostileRSS(b *testing.B) {
 		benchRSS(b, secret, lines, 30)
 	})
 	b.Run("30-healthy", func(b *testing.B) {
-		tree, err := redfishtest.Embedded(hostiletest.Tree)
+		tree, err := redfishmock.Embedded(hostiletest.Tree)
 		if err != nil {
 			b.Fatal(err)
 		}
 		var lines []string
 		for range 30 {
-			ts := redfishtest.NewServer(tree, redfishtest.WithCredentials("admin", secret))
+			ts := redfishtest.NewServer(tree, redfishmock.WithCredentials("admin", secret))
 			b.Cleanup(ts.Close)
 			lines = append(lines, ts.URL)
 		}

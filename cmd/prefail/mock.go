@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // The embedded mock's defaults. These are a mock's well-known credentials,
@@ -119,31 +119,31 @@ func (a *app) runMock(ctx context.Context, args []string, f *mockFlags) error {
 		if err != nil {
 			return err
 		}
-		password, pwHint = p.reveal(), "the password in "+f.passwordFile
+		password, pwHint = p.Reveal(), "the password in "+f.passwordFile
 	}
 
-	var opts []redfishtest.Option
+	var opts []redfishmock.Option
 	if f.noAuth {
-		opts = append(opts, redfishtest.WithoutAuth())
+		opts = append(opts, redfishmock.WithoutAuth())
 	} else {
-		opts = append(opts, redfishtest.WithCredentials(f.username, password))
+		opts = append(opts, redfishmock.WithCredentials(f.username, password))
 	}
 	if f.noExpand {
-		opts = append(opts, redfishtest.WithoutExpand())
+		opts = append(opts, redfishmock.WithoutExpand())
 	}
 	if f.latency > 0 {
-		opts = append(opts, redfishtest.WithLatency(f.latency))
+		opts = append(opts, redfishmock.WithLatency(f.latency))
 	}
 	if f.dmtfCompat {
-		opts = append(opts, redfishtest.WithDMTFMockupServerBehaviour())
+		opts = append(opts, redfishmock.WithDMTFMockupServerBehaviour())
 	}
 	if sc != nil {
 		if err := sc.Check(tree); err != nil {
 			return fmt.Errorf("scenario %s does not fit %s: %s", f.scenario, what, firstLines(err.Error(), 5))
 		}
-		opts = append(opts, redfishtest.WithScenario(sc))
+		opts = append(opts, redfishmock.WithScenario(sc))
 	}
-	srv := redfishtest.New(tree, opts...)
+	srv := redfishmock.New(tree, opts...)
 	var handler http.Handler = srv
 	if sc != nil {
 		handler = newSimClock(srv, sc, at, time.Now)
@@ -164,7 +164,7 @@ func (a *app) runMock(ctx context.Context, args []string, f *mockFlags) error {
 	var cert *tls.Certificate
 	caPath := ""
 	if f.tls {
-		c, pem, err := redfishtest.SelfSignedCert(certHosts(f.listen)...)
+		c, pem, err := redfishmock.SelfSignedCert(certHosts(f.listen)...)
 		if err != nil {
 			return fmt.Errorf("generating a certificate: %w", err)
 		}
@@ -211,14 +211,14 @@ func (a *app) runMock(ctx context.Context, args []string, f *mockFlags) error {
 	}
 	a.log.Info().Str("url", url).Msg("mock serving")
 
-	err = redfishtest.Serve(ctx, ln, handler, cert)
+	err = redfishmock.Serve(ctx, ln, handler, cert)
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
 }
 
-func speedOf(sc *redfishtest.Scenario) float64 {
+func speedOf(sc *redfishmock.Scenario) float64 {
 	if sc.Speed <= 0 {
 		return 1
 	}
@@ -249,27 +249,27 @@ func certHosts(listen string) []string {
 
 // loadScenario loads --scenario: a file if one exists at that path, else an
 // embedded scenario by name. Empty means none.
-func loadScenario(nameOrFile string) (*redfishtest.Scenario, error) {
+func loadScenario(nameOrFile string) (*redfishmock.Scenario, error) {
 	if nameOrFile == "" {
 		return nil, nil
 	}
 	if st, err := os.Stat(nameOrFile); err == nil && !st.IsDir() {
-		return redfishtest.LoadScenarioFile(nameOrFile)
+		return redfishmock.LoadScenarioFile(nameOrFile)
 	}
-	sc, err := redfishtest.EmbeddedScenario(nameOrFile)
+	sc, err := redfishmock.EmbeddedScenario(nameOrFile)
 	if err != nil {
 		return nil, &usageError{err: fmt.Errorf("--scenario %s: neither a file nor an embedded scenario (embedded: %s)",
-			nameOrFile, strings.Join(redfishtest.EmbeddedScenarioNames(), ", "))}
+			nameOrFile, strings.Join(redfishmock.EmbeddedScenarioNames(), ", "))}
 	}
 	return sc, nil
 }
 
 // loadTree picks the tree to serve: DIR, else --tree, else the scenario's
 // base, else the default embedded tree. It also says what it loaded.
-func loadTree(args []string, name string, sc *redfishtest.Scenario) (*redfishtest.Tree, string, error) {
+func loadTree(args []string, name string, sc *redfishmock.Scenario) (*redfishmock.Tree, string, error) {
 	switch {
 	case len(args) == 1:
-		t, err := redfishtest.LoadDir(args[0])
+		t, err := redfishmock.LoadDir(args[0])
 		if err != nil {
 			return nil, "", err
 		}
@@ -284,10 +284,10 @@ func loadTree(args []string, name string, sc *redfishtest.Scenario) (*redfishtes
 	if name == "" {
 		name = defaultMockTree
 	}
-	t, err := redfishtest.Embedded(name)
+	t, err := redfishmock.Embedded(name)
 	if err != nil {
 		return nil, "", &usageError{err: fmt.Errorf("--tree %s: no such embedded tree (embedded: %s)",
-			name, strings.Join(redfishtest.EmbeddedNames(), ", "))}
+			name, strings.Join(redfishmock.EmbeddedNames(), ", "))}
 	}
 	return t, "embedded tree " + name, nil
 }
@@ -296,8 +296,8 @@ func loadTree(args []string, name string, sc *redfishtest.Scenario) (*redfishtes
 // scenario's speed: before each request, it sets the time to
 // start + speed × (time since the mock started). It never goes back.
 type simClock struct {
-	srv   *redfishtest.Server
-	sc    *redfishtest.Scenario
+	srv   *redfishmock.Server
+	sc    *redfishmock.Scenario
 	start time.Duration
 	t0    time.Time
 	now   func() time.Time
@@ -306,7 +306,7 @@ type simClock struct {
 	last time.Duration
 }
 
-func newSimClock(srv *redfishtest.Server, sc *redfishtest.Scenario, start time.Duration, now func() time.Time) *simClock {
+func newSimClock(srv *redfishmock.Server, sc *redfishmock.Scenario, start time.Duration, now func() time.Time) *simClock {
 	c := &simClock{srv: srv, sc: sc, start: start, t0: now(), now: now, last: start}
 	srv.SetTime(start)
 	return c

@@ -1,7 +1,7 @@
 package main
 
 // `prefail replay --scenario FILE|NAME [--interval 10m] [--progress]`:
-// replay a mock scenario (redfish/redfishtest, docs/mock-server.md)
+// replay a mock scenario (redfish/redfishmock, docs/mock-server.md)
 // through the real Redfish reader and the detector, and print the
 // detector's events as the JSON Lines of `prefail replay --format
 // backblaze`.
@@ -45,6 +45,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -55,7 +57,7 @@ import (
 	"github.com/prefail/prefail/detector"
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // defaultScenarioInterval is the scan interval of a scenario that gives
@@ -87,7 +89,7 @@ func (f *scenarioReplayFlags) given(name string) bool { return f.changed != nil 
 
 // scanInterval is the replay's interval: --interval when given, else the
 // scenario's own.
-func (f *scenarioReplayFlags) scanInterval(sc *redfishtest.Scenario) time.Duration {
+func (f *scenarioReplayFlags) scanInterval(sc *redfishmock.Scenario) time.Duration {
 	switch {
 	case f.given("interval"):
 		return f.interval // runScenario refuses one that is not positive
@@ -175,7 +177,7 @@ type replayProgress struct {
 
 const progressRedraw = 200 * time.Millisecond
 
-func newReplayProgress(w io.Writer, tty bool, sc *redfishtest.Scenario, interval time.Duration, now func() time.Time) *replayProgress {
+func newReplayProgress(w io.Writer, tty bool, sc *redfishmock.Scenario, interval time.Duration, now func() time.Time) *replayProgress {
 	return &replayProgress{w: w, tty: tty, name: sc.Name, total: sc.Duration, interval: interval, now: now, began: now()}
 }
 
@@ -228,7 +230,7 @@ type scenarioStep struct {
 
 // runScenario replays sc and calls fn with each snapshot and the events
 // it caused, in time order.
-func runScenario(ctx context.Context, sc *redfishtest.Scenario, o scenarioRun, fn func(*model.Snapshot, []detector.Event) error) error {
+func runScenario(ctx context.Context, sc *redfishmock.Scenario, o scenarioRun, fn func(*model.Snapshot, []detector.Event) error) error {
 	if o.interval <= 0 {
 		return usagef("--interval must be positive")
 	}
@@ -278,18 +280,22 @@ func runScenario(ctx context.Context, sc *redfishtest.Scenario, o scenarioRun, f
 
 // scanSteps is one worker: its own mock server and reader session, scanning
 // steps k, k+n, k+2n, ... in order.
-func scanSteps(ctx context.Context, sc *redfishtest.Scenario, tree *redfishtest.Tree, k, n, steps int, interval time.Duration, out chan<- scenarioStep) {
-	ts := redfishtest.NewServer(tree, redfishtest.WithScenario(sc))
-	defer ts.Close()
-	c, err := redfish.New(ts.URL, redfish.WithHTTPClient(ts.Client()),
-		redfish.WithCredentials(redfishtest.DefaultUser, redfishtest.DefaultPassword))
+func scanSteps(ctx context.Context, sc *redfishmock.Scenario, tree *redfishmock.Tree, k, n, steps int, interval time.Duration, out chan<- scenarioStep) {
+	mock := redfishmock.New(tree, redfishmock.WithScenario(sc))
+	url, stop, err := serveLoopback(ctx, mock)
+	if err != nil {
+		out <- scenarioStep{err: err}
+		return
+	}
+	defer stop()
+	c, err := redfish.New(url, redfish.WithCredentials(redfishmock.DefaultUser, redfishmock.DefaultPassword))
 	if err != nil {
 		out <- scenarioStep{err: err}
 		return
 	}
 	defer func() { _, _ = c.Close(context.WithoutCancel(ctx)) }()
 	for i := k; i < steps; i += n {
-		ts.Mock.SetTime(time.Duration(i) * interval)
+		mock.SetTime(time.Duration(i) * interval)
 		snap, err := c.Scan(ctx)
 		select {
 		case out <- scenarioStep{snap: snap, err: err}:
@@ -300,4 +306,22 @@ func scanSteps(ctx context.Context, sc *redfishtest.Scenario, tree *redfishtest.
 			return
 		}
 	}
+}
+
+// serveLoopback serves h over plain HTTP on a free port of 127.0.0.1 and
+// returns its URL. The server outlives ctx (the reader deletes its session
+// on a detached context) until stop, which shuts it down and waits for it.
+func serveLoopback(ctx context.Context, h http.Handler) (url string, stop func(), err error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("mock server: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = redfishmock.Serve(sctx, ln, h, nil)
+	}()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prefail/prefail/detector"
 	"github.com/prefail/prefail/model"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 const (
@@ -116,7 +116,7 @@ func (s *componentStory) raised() []detector.Event {
 }
 
 // replayStories replays a scenario and gathers each component's story.
-func replayStories(t *testing.T, sc *redfishtest.Scenario, interval time.Duration) (map[string]*componentStory, int) {
+func replayStories(t *testing.T, sc *redfishmock.Scenario, interval time.Duration) (map[string]*componentStory, int) {
 	t.Helper()
 	stories := map[string]*componentStory{}
 	story := func(id string) *componentStory {
@@ -164,7 +164,7 @@ func TestScenarioLeadTimes(t *testing.T) {
 	// after this function returns, so restore in Cleanup.
 	old := debug.SetGCPercent(400)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	names := redfishtest.EmbeddedScenarioNames()
+	names := redfishmock.EmbeddedScenarioNames()
 	for _, c := range scenarioCases {
 		if !slices.Contains(names, c.name) {
 			t.Errorf("scenario %s is not embedded", c.name)
@@ -178,7 +178,7 @@ func TestScenarioLeadTimes(t *testing.T) {
 	for _, c := range scenarioCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			sc, err := redfishtest.EmbeddedScenario(c.name)
+			sc, err := redfishmock.EmbeddedScenario(c.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +191,7 @@ func TestScenarioLeadTimes(t *testing.T) {
 // against c: each target warned at least minLead before the BMC's own
 // Critical, in one episode; nothing else raised but c.after, and those
 // only once the incident began; a healthy scenario raises nothing.
-func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, interval time.Duration) {
+func checkScenario(t *testing.T, sc *redfishmock.Scenario, c scenarioCase, interval time.Duration) {
 	t.Helper()
 	start := time.Now()
 	stories, scans := replayStories(t, sc, interval)
@@ -268,7 +268,7 @@ func checkScenario(t *testing.T, sc *redfishtest.Scenario, c scenarioCase, inter
 // TestScenarioReplayDeterministic: two replays print the same bytes, for
 // any number of scan workers.
 func TestScenarioReplayDeterministic(t *testing.T) {
-	sc, err := redfishtest.EmbeddedScenario("aging-server")
+	sc, err := redfishmock.EmbeddedScenario("aging-server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestReplayScenarioCommand(t *testing.T) {
 	}
 }
 
-func simDay(sc *redfishtest.Scenario, t time.Time) string {
+func simDay(sc *redfishmock.Scenario, t time.Time) string {
 	return fmt.Sprintf("day %5.2f", t.Sub(sc.Start).Hours()/24)
 }
 
@@ -407,7 +407,7 @@ func TestReplayScenarioInterval(t *testing.T) {
 // TestReplayProgressTerminal: on a terminal the line is rewritten in
 // place, at most every progressRedraw, then cleared for the summary.
 func TestReplayProgressTerminal(t *testing.T) {
-	sc, err := redfishtest.EmbeddedScenario("aging-server")
+	sc, err := redfishmock.EmbeddedScenario("aging-server")
 	if err != nil {
 		t.Fatal(err)
 	}

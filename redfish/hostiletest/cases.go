@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // Sentinel names the outcome a case expects of the scan's error. The
@@ -203,7 +203,7 @@ func Cases() []Case {
 			Name: "login-307-to-canary",
 			Doc:  "The login POST answers 307 to the canary: a redirect of a POST is never followed; the login fails with ErrRefused.",
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				if r.Method != http.MethodPost || redfishtest.NormalizePath(r.URL.Path) != Sessions {
+				if r.Method != http.MethodPost || redfishmock.NormalizePath(r.URL.Path) != Sessions {
 					return false
 				}
 				redirect(w, t.Canary.URL+Sessions, http.StatusTemporaryRedirect)
@@ -215,7 +215,7 @@ func Cases() []Case {
 			Name: "login-405",
 			Doc:  "The Sessions collection answers 405 to the login POST: without WithBasicAuth the password is never sent as Basic; the scan fails with ErrNoSessionService.",
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				if r.Method != http.MethodPost || redfishtest.NormalizePath(r.URL.Path) != Sessions {
+				if r.Method != http.MethodPost || redfishmock.NormalizePath(r.URL.Path) != Sessions {
 					return false
 				}
 				w.Header().Set("Allow", "GET, HEAD")
@@ -294,7 +294,7 @@ func Cases() []Case {
 			Name: "login-location-canary",
 			Doc:  "The login answer's Location header points to the canary, the body's @odata.id is the real session: the session is deleted through the body's @odata.id, never through the canary's URL.",
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				if r.Method != http.MethodPost || redfishtest.NormalizePath(r.URL.Path) != Sessions {
+				if r.Method != http.MethodPost || redfishmock.NormalizePath(r.URL.Path) != Sessions {
 					return false
 				}
 				if s, ok := t.newSession(w, r); ok {
@@ -308,7 +308,7 @@ func Cases() []Case {
 			Name: "login-location-and-body-canary",
 			Doc:  "The login answer's Location header and body @odata.id both point to the canary: no DELETE at all (the session stays open on the BMC) and a warning.",
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				if r.Method != http.MethodPost || redfishtest.NormalizePath(r.URL.Path) != Sessions {
+				if r.Method != http.MethodPost || redfishmock.NormalizePath(r.URL.Path) != Sessions {
 					return false
 				}
 				if s, ok := t.newSession(w, r); ok {
@@ -375,7 +375,7 @@ func Cases() []Case {
 			Deadline:     5 * time.Second,
 			RaceDeadline: 12 * time.Second,
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				p := redfishtest.NormalizePath(r.URL.Path)
+				p := redfishmock.NormalizePath(r.URL.Path)
 				switch {
 				case isGet(r, Chassis):
 					if t.gate(w, r) {
@@ -462,7 +462,7 @@ func Cases() []Case {
 			Name: "unauthorized-after-login",
 			Doc:  "Login works and DELETE works, but every GET past the service root answers 401: at most 2 logins, the scan fails with ErrUnauthorized (refused the credentials), every session it opened is deleted.",
 			Handle: func(t *Target, w http.ResponseWriter, r *http.Request) bool {
-				if r.Method != http.MethodGet || isOpen(redfishtest.NormalizePath(r.URL.Path)) {
+				if r.Method != http.MethodGet || isOpen(redfishmock.NormalizePath(r.URL.Path)) {
 					return false
 				}
 				unauthorized(w)
@@ -577,7 +577,7 @@ func Lookup(name string) (Case, bool) {
 
 // isGet reports whether r is a GET of path p (any query).
 func isGet(r *http.Request, p string) bool {
-	return r.Method == http.MethodGet && redfishtest.NormalizePath(r.URL.Path) == p
+	return r.Method == http.MethodGet && redfishmock.NormalizePath(r.URL.Path) == p
 }
 
 // collectionType is the schema of a top collection ("ChassisCollection").

@@ -39,7 +39,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // Paths of the Redfish service the cases use.
@@ -76,7 +76,7 @@ type Target struct {
 	// User and Password are the account the server accepts.
 	User, Password string
 
-	tree *redfishtest.Server
+	tree *redfishmock.Server
 	srv  *http.Server
 	stop chan struct{}
 	dir  string
@@ -113,13 +113,13 @@ func Start(tb testing.TB, c Case, user, password string) *Target {
 
 // New runs c with the account user/password. Close it when done.
 func New(c Case, user, password string) (*Target, error) {
-	tree, err := redfishtest.Embedded(Tree)
+	tree, err := redfishmock.Embedded(Tree)
 	if err != nil {
 		return nil, err
 	}
 	t := &Target{
 		Case: c, User: user, Password: password,
-		tree:     redfishtest.New(tree, redfishtest.WithoutAuth()),
+		tree:     redfishmock.New(tree, redfishmock.WithoutAuth()),
 		stop:     make(chan struct{}),
 		sessions: map[string]string{},
 		tokens:   map[string]string{},
@@ -155,7 +155,7 @@ func New(c Case, user, password string) (*Target, error) {
 		if c.TLS == TLSWrongName || c.TLS == TLSWrongNameTrusted {
 			host = "bmc.invalid"
 		}
-		cert, certPEM, err := redfishtest.SelfSignedCert(host)
+		cert, certPEM, err := redfishmock.SelfSignedCert(host)
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -259,7 +259,7 @@ func (t *Target) Requested(method, pattern string) int {
 }
 
 func matchPath(pattern, p string) bool {
-	pattern, p = redfishtest.NormalizePath(pattern), redfishtest.NormalizePath(p)
+	pattern, p = redfishmock.NormalizePath(pattern), redfishmock.NormalizePath(p)
 	if pattern == p {
 		return true
 	}
@@ -291,7 +291,7 @@ func (t *Target) record(r *http.Request) {
 	if r.Header.Get("Authorization") != "" {
 		t.authHdrs++
 	}
-	if r.Method == http.MethodPost && redfishtest.NormalizePath(r.URL.Path) == Sessions {
+	if r.Method == http.MethodPost && redfishmock.NormalizePath(r.URL.Path) == Sessions {
 		t.logins++
 	}
 	if len(t.log) < maxRequestLog {
@@ -312,7 +312,7 @@ func (t *Target) bump(name string) int {
 // serveDefault is a well-behaved BMC: sessions, the tree, 401 without a
 // valid session (or Basic credentials, when the case accepts them).
 func (t *Target) serveDefault(w http.ResponseWriter, r *http.Request) {
-	p := redfishtest.NormalizePath(r.URL.Path)
+	p := redfishmock.NormalizePath(r.URL.Path)
 	switch {
 	case p == Sessions && r.Method == http.MethodPost:
 		t.login(w, r)
@@ -417,7 +417,7 @@ func (t *Target) logout(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w)
 		return
 	}
-	id := strings.TrimPrefix(redfishtest.NormalizePath(r.URL.Path), Sessions+"/")
+	id := strings.TrimPrefix(redfishmock.NormalizePath(r.URL.Path), Sessions+"/")
 	t.mu.Lock()
 	tok, ok := t.sessions[id]
 	if ok {

@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ import (
 )
 
 func TestServiceRootNeedsNoAuth(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	for _, p := range []string{"/redfish/v1", "/redfish/v1/", "/redfish"} {
 		r := do(t, ts.Client(), "GET", ts.URL+p, "")
@@ -51,7 +50,7 @@ func TestServiceRootNeedsNoAuth(t *testing.T) {
 }
 
 func TestWithoutExpand(t *testing.T) {
-	ts := NewServer(smallTree(t), WithoutExpand())
+	ts := newServer(smallTree(t), WithoutExpand())
 	defer ts.Close()
 	root := getJSON(t, ts, "/redfish/v1")
 	eq := at(t, root, "ProtocolFeaturesSupported", "ExpandQuery").(map[string]any)
@@ -67,7 +66,7 @@ func TestWithoutExpand(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	for _, hdr := range [][]string{nil, {"Authorization", basic("admin", "wrong")}, {"X-Auth-Token", "bogus"}} {
 		r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things", "", hdr...)
@@ -88,7 +87,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestBasicAuthAndCredentials(t *testing.T) {
-	ts := NewServer(smallTree(t), WithCredentials("root", "calvin"))
+	ts := newServer(smallTree(t), WithCredentials("root", "calvin"))
 	defer ts.Close()
 	if r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things", "", "Authorization", basic("root", "calvin")); r.StatusCode != 200 {
 		t.Errorf("configured credentials: %d", r.StatusCode)
@@ -96,21 +95,21 @@ func TestBasicAuthAndCredentials(t *testing.T) {
 	if r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things", "", "Authorization", basic(DefaultUser, DefaultPassword)); r.StatusCode != 401 {
 		t.Errorf("default credentials after WithCredentials: %d, want 401", r.StatusCode)
 	}
-	open := NewServer(smallTree(t), WithoutAuth())
+	open := newServer(smallTree(t), WithoutAuth())
 	defer open.Close()
 	if r := do(t, open.Client(), "GET", open.URL+"/redfish/v1/Things", ""); r.StatusCode != 200 {
 		t.Errorf("WithoutAuth: %d", r.StatusCode)
 	}
 }
 
-func login(t *testing.T, ts *TestServer, user, pw string) response {
+func login(t *testing.T, ts *testServer, user, pw string) response {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"UserName": user, "Password": pw})
 	return do(t, ts.Client(), "POST", ts.URL+"/redfish/v1/SessionService/Sessions", string(body), "Content-Type", "application/json")
 }
 
 func TestSessionLifecycle(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	if r := login(t, ts, "admin", "nope"); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("bad password: %d", r.StatusCode)
@@ -159,7 +158,7 @@ func TestSessionCollectionListsOpenSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := NewServer(tree)
+	ts := newServer(tree)
 	defer ts.Close()
 	r := login(t, ts, DefaultUser, DefaultPassword)
 	loc := r.Header.Get("Location")
@@ -171,7 +170,7 @@ func TestSessionCollectionListsOpenSessions(t *testing.T) {
 }
 
 func TestSessionLimit(t *testing.T) {
-	ts := NewServer(smallTree(t), WithMaxSessions(2))
+	ts := newServer(smallTree(t), WithMaxSessions(2))
 	defer ts.Close()
 	var locs []string
 	for i := 0; i < 2; i++ {
@@ -197,7 +196,7 @@ func TestSessionLimit(t *testing.T) {
 }
 
 func TestNotFoundAndMethodNotAllowed(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	auth := []string{"Authorization", basic(DefaultUser, DefaultPassword)}
 	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Nope", "", auth...)
@@ -215,7 +214,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestExpandSubordinate(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 
 	coll := getJSON(t, ts, "/redfish/v1/Things?$expand=.")
@@ -261,7 +260,7 @@ func TestExpandSubordinate(t *testing.T) {
 }
 
 func TestExpandAllAndLinks(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	all := getJSON(t, ts, "/redfish/v1/Things/A?$expand=*")
 	if at(t, all, "Links", "Peer", "Id") != "B" || at(t, all, "Links", "Many", 0, "Id") != "D1" {
@@ -295,7 +294,7 @@ func TestExpandAllAndLinks(t *testing.T) {
 }
 
 func TestTopSkip(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	page := getJSON(t, ts, "/redfish/v1/Things?$top=2")
 	if n := len(page["Members"].([]any)); n != 2 {
@@ -328,7 +327,7 @@ func TestTopSkip(t *testing.T) {
 
 func TestServesBytesUnmodifiedAndBrokenJSON(t *testing.T) {
 	tree := smallTree(t)
-	ts := NewServer(tree)
+	ts := newServer(tree)
 	defer ts.Close()
 	want, _ := tree.Get("/redfish/v1/Things/D1")
 	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things/D1", "", "Authorization", basic(DefaultUser, DefaultPassword))
@@ -358,7 +357,7 @@ func TestFlatLayout(t *testing.T) {
 	if got := tree.Paths(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("paths %v, want %v", got, want)
 	}
-	ts := NewServer(tree)
+	ts := newServer(tree)
 	defer ts.Close()
 	coll := getJSON(t, ts, "/redfish/v1/Chassis/?$expand=.")
 	if at(t, coll, "Members", 0, "Id") != "Node_1_A" {
@@ -383,7 +382,7 @@ func TestTallLayoutAndTrailingSlashIDs(t *testing.T) {
 	if _, ok := tree.Get("/redfish/v1/Chassis/A%20B"); !ok {
 		t.Fatal("URL-encoded spelling not found")
 	}
-	ts := NewServer(tree)
+	ts := newServer(tree)
 	defer ts.Close()
 	for _, p := range []string{"/redfish/v1/Chassis/1", "/redfish/v1/Chassis/1/", "/redfish/v1/Chassis/A%20B"} {
 		getJSON(t, ts, p)
@@ -411,7 +410,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestDMTFMockupServerBehaviour(t *testing.T) {
-	ts := NewServer(smallTree(t), WithDMTFMockupServerBehaviour())
+	ts := newServer(smallTree(t), WithDMTFMockupServerBehaviour())
 	defer ts.Close()
 	c := ts.Client()
 
@@ -491,7 +490,7 @@ func connReused(t *testing.T, c *http.Client, url string) bool {
 }
 
 func TestKeepAlive(t *testing.T) {
-	ts := NewServer(smallTree(t))
+	ts := newServer(smallTree(t))
 	defer ts.Close()
 	if !connReused(t, ts.Client(), ts.URL+"/redfish/v1/Things/A") {
 		t.Error("second request did not reuse the connection")
@@ -503,7 +502,7 @@ func TestFaults(t *testing.T) {
 	auth := []string{"Authorization", basic(DefaultUser, DefaultPassword)}
 
 	t.Run("unavailable every 2nd", func(t *testing.T) {
-		ts := NewServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/*", Kind: FaultUnavailable, Every: 2}))
+		ts := newServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/*", Kind: FaultUnavailable, Every: 2}))
 		defer ts.Close()
 		var codes []int
 		for i := 0; i < 4; i++ {
@@ -523,7 +522,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("session limit", func(t *testing.T) {
-		ts := NewServer(tree, WithFault(Fault{Kind: FaultSessionLimit}))
+		ts := newServer(tree, WithFault(Fault{Kind: FaultSessionLimit}))
 		defer ts.Close()
 		r := login(t, ts, DefaultUser, DefaultPassword)
 		if r.StatusCode != 503 || extendedMessageID(t, r.json(t)) != "Base.1.8.SessionLimitExceeded" {
@@ -534,7 +533,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("truncated", func(t *testing.T) {
-		ts := NewServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultTruncated}))
+		ts := newServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultTruncated}))
 		defer ts.Close()
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", ts.URL+"/redfish/v1/Things/A", nil)
 		req.SetBasicAuth(DefaultUser, DefaultPassword)
@@ -552,7 +551,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("slow body", func(t *testing.T) {
-		ts := NewServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultSlowBody, Delay: 300 * time.Millisecond}))
+		ts := newServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultSlowBody, Delay: 300 * time.Millisecond}))
 		defer ts.Close()
 		start := time.Now()
 		r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things/A", "", auth...)
@@ -564,7 +563,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("malformed", func(t *testing.T) {
-		ts := NewServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultMalformed}))
+		ts := newServer(tree, WithFault(Fault{Path: "/redfish/v1/Things/A", Kind: FaultMalformed}))
 		defer ts.Close()
 		r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Things/A", "", auth...)
 		if r.StatusCode != 200 || json.Valid(r.body) || int64(len(r.body)) != r.ContentLength {
@@ -586,7 +585,7 @@ func equalInts(a, b []int) bool {
 }
 
 func TestRequestCountingAndLog(t *testing.T) {
-	ts := NewServer(smallTree(t), WithFault(Fault{Path: "/redfish/v1/Things/B", Kind: FaultUnavailable}))
+	ts := newServer(smallTree(t), WithFault(Fault{Path: "/redfish/v1/Things/B", Kind: FaultUnavailable}))
 	defer ts.Close()
 	c := ts.Client()
 	do(t, c, "GET", ts.URL+"/redfish/v1/", "")
@@ -607,7 +606,7 @@ func TestRequestCountingAndLog(t *testing.T) {
 }
 
 func TestLatencyAndETag(t *testing.T) {
-	ts := NewServer(smallTree(t), WithLatency(60*time.Millisecond))
+	ts := newServer(smallTree(t), WithLatency(60*time.Millisecond))
 	defer ts.Close()
 	start := time.Now()
 	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1", "")
@@ -618,42 +617,6 @@ func TestLatencyAndETag(t *testing.T) {
 	r2 := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1", "", "If-None-Match", etag)
 	if r2.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match with the current ETag: %d, want 304", r2.StatusCode)
-	}
-}
-
-func TestTLSServer(t *testing.T) {
-	ts := NewTLSServer(smallTree(t))
-	defer ts.Close()
-	if !strings.HasPrefix(ts.URL, "https://127.0.0.1:") {
-		t.Fatalf("URL %s", ts.URL)
-	}
-	getJSON(t, ts, "/redfish/v1/Things")
-
-	caFile, err := ts.CAFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("CA file holds no certificate")
-	}
-	fresh := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer fresh.CloseIdleConnections()
-	if r := do(t, fresh, "GET", ts.URL+"/redfish/v1", ""); r.StatusCode != 200 {
-		t.Errorf("client trusting the CA file: %d", r.StatusCode)
-	}
-	untrusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
-	if _, err := untrusting.Get(ts.URL + "/redfish/v1"); err == nil {
-		t.Error("a client not trusting the certificate connected")
-	}
-	plain := NewServer(smallTree(t))
-	defer plain.Close()
-	if _, err := plain.CAFile(t.TempDir()); err == nil {
-		t.Error("CAFile on a plain HTTP server succeeded")
 	}
 }
 
@@ -723,7 +686,7 @@ func TestConcurrentRequestsAndSetTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := NewServer(tree, WithScenario(sc))
+	ts := newServer(tree, WithScenario(sc))
 	defer ts.Close()
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
@@ -777,7 +740,7 @@ func TestNewTreeAndWith(t *testing.T) {
 	if got := strings.Join(broken.Paths(), " "); got != "/redfish/v1 /redfish/v1/Chassis /redfish/v1/Chassis/1/Power" {
 		t.Errorf("paths %s", got)
 	}
-	ts := NewServer(broken)
+	ts := newServer(broken)
 	defer ts.Close()
 	r := do(t, ts.Client(), "GET", ts.URL+"/redfish/v1/Chassis/1/Power", "", "Authorization", basic(DefaultUser, DefaultPassword))
 	if r.StatusCode != 200 || string(r.body) != `{"PowerControl": [` {
@@ -794,13 +757,13 @@ func TestDMTFExpandDropsMissingMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dmtf := NewServer(tree, WithDMTFMockupServerBehaviour())
+	dmtf := newServer(tree, WithDMTFMockupServerBehaviour())
 	defer dmtf.Close()
 	coll := do(t, dmtf.Client(), "GET", dmtf.URL+"/redfish/v1/Things?$expand=.", "").json(t)
 	if members := coll["Members"].([]any); len(members) != 1 || at(t, members[0], "Id") != "1" {
 		t.Errorf("DMTF mode members %v, want only the existing one", members)
 	}
-	ours := NewServer(tree)
+	ours := newServer(tree)
 	defer ours.Close()
 	coll = getJSON(t, ours, "/redfish/v1/Things?$expand=.")
 	if members := coll["Members"].([]any); len(members) != 2 || at(t, members[1], "@odata.id") != "/redfish/v1/Things/gone" {

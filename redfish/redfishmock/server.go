@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"context"
@@ -109,7 +109,7 @@ func (s *Server) Time() time.Duration {
 // set when RunClock was called. It is what a live scenario replay runs.
 func (s *Server) RunClock(ctx context.Context, speed float64, tick time.Duration) error {
 	if speed <= 0 || tick <= 0 {
-		return fmt.Errorf("redfishtest: RunClock: speed %v and tick %v must be positive", speed, tick)
+		return fmt.Errorf("redfishmock: RunClock: speed %v and tick %v must be positive", speed, tick)
 	}
 	base, began := s.Time(), time.Now()
 	ticker := time.NewTicker(tick)

@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ const testScenario = `{
   ]
 }`
 
-func scenarioServer(t *testing.T, opts ...Option) (*TestServer, *Scenario) {
+func scenarioServer(t *testing.T, opts ...Option) (*testServer, *Scenario) {
 	t.Helper()
 	sc, err := ParseScenario([]byte(testScenario))
 	if err != nil {
@@ -47,7 +47,7 @@ func scenarioServer(t *testing.T, opts ...Option) (*TestServer, *Scenario) {
 	if err := sc.Check(tree); err != nil {
 		t.Fatal(err)
 	}
-	ts := NewServer(tree, append([]Option{WithScenario(sc)}, opts...)...)
+	ts := newServer(tree, append([]Option{WithScenario(sc)}, opts...)...)
 	t.Cleanup(ts.Close)
 	return ts, sc
 }

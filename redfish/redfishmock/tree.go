@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ type Tree struct {
 func LoadDir(dir string) (*Tree, error) {
 	t, err := LoadFS(os.DirFS(dir), ".")
 	if err != nil {
-		return nil, fmt.Errorf("redfishtest: load %s: %w", dir, err)
+		return nil, fmt.Errorf("redfishmock: load %s: %w", dir, err)
 	}
 	return t, nil
 }
@@ -68,7 +68,7 @@ func NewTree(bodies map[string][]byte) (*Tree, error) {
 		t.bodies[NormalizePath(p)] = b
 	}
 	if err := t.index(); err != nil {
-		return nil, fmt.Errorf("redfishtest: %w", err)
+		return nil, fmt.Errorf("redfishmock: %w", err)
 	}
 	return t, nil
 }

@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"embed"
@@ -18,11 +18,11 @@ var embedded embed.FS
 // Embedded loads the embedded tree called name (see EmbeddedNames).
 func Embedded(name string) (*Tree, error) {
 	if name == "" || strings.ContainsAny(name, "/\\") || !dirExists(embedded, path.Join("mockups", name)) {
-		return nil, fmt.Errorf("redfishtest: no embedded tree %q (have %s)", name, strings.Join(EmbeddedNames(), ", "))
+		return nil, fmt.Errorf("redfishmock: no embedded tree %q (have %s)", name, strings.Join(EmbeddedNames(), ", "))
 	}
 	t, err := LoadFS(embedded, path.Join("mockups", name))
 	if err != nil {
-		return nil, fmt.Errorf("redfishtest: embedded tree %s: %w", name, err)
+		return nil, fmt.Errorf("redfishmock: embedded tree %s: %w", name, err)
 	}
 	return t, nil
 }
@@ -37,15 +37,15 @@ func EmbeddedNames() []string {
 func EmbeddedScenario(name string) (*Scenario, error) {
 	name = strings.TrimSuffix(name, ".json")
 	if name == "" || strings.ContainsAny(name, "/\\") {
-		return nil, fmt.Errorf("redfishtest: no embedded scenario %q", name)
+		return nil, fmt.Errorf("redfishmock: no embedded scenario %q", name)
 	}
 	b, err := fs.ReadFile(embedded, path.Join("scenarios", name+".json"))
 	if err != nil {
-		return nil, fmt.Errorf("redfishtest: no embedded scenario %q (have %s): %w", name, strings.Join(EmbeddedScenarioNames(), ", "), err)
+		return nil, fmt.Errorf("redfishmock: no embedded scenario %q (have %s): %w", name, strings.Join(EmbeddedScenarioNames(), ", "), err)
 	}
 	sc, err := ParseScenario(b)
 	if err != nil {
-		return nil, fmt.Errorf("redfishtest: embedded scenario %s: %w", name, err)
+		return nil, fmt.Errorf("redfishmock: embedded scenario %s: %w", name, err)
 	}
 	return sc, nil
 }

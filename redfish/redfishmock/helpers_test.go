@@ -1,14 +1,36 @@
-package redfishtest
+package redfishmock
 
 import (
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// testServer is a Server on a loopback port. (redfish/redfishtest's
+// TestServer, which imports this package, cannot be used here.)
+type testServer struct {
+	URL  string
+	Mock *Server
+	HTTP *httptest.Server
+}
+
+// newServer starts a plain HTTP mock on 127.0.0.1. Close it when done.
+func newServer(tree *Tree, opts ...Option) *testServer {
+	m := New(tree, opts...)
+	hs := httptest.NewUnstartedServer(m)
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
+	hs.Start()
+	return &testServer{URL: hs.URL, Mock: m, HTTP: hs}
+}
+
+func (ts *testServer) Close()               { ts.HTTP.Close() }
+func (ts *testServer) Client() *http.Client { return ts.HTTP.Client() }
 
 // writeFiles writes name -> content under a fresh temp dir and returns it.
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -101,7 +123,7 @@ func (r response) json(t *testing.T) map[string]any {
 }
 
 // getJSON GETs url with Basic credentials and expects 200.
-func getJSON(t *testing.T, ts *TestServer, path string) map[string]any {
+func getJSON(t *testing.T, ts *testServer, path string) map[string]any {
 	t.Helper()
 	r := do(t, ts.Client(), "GET", ts.URL+path, "", "Authorization", basic(DefaultUser, DefaultPassword))
 	if r.StatusCode != http.StatusOK {

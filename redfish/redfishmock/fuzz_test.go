@@ -1,4 +1,4 @@
-package redfishtest
+package redfishmock
 
 import (
 	"io/fs"
