@@ -157,7 +157,7 @@ func (d *Detector) Observe(s *model.Snapshot) []Event {
 			if isPart(c.Kind) {
 				d.parts[s.Target] = append(d.parts[s.Target], comp)
 			}
-		} else if now.Before(comp.LastSeen) {
+		} else if !now.After(comp.LastSeen) {
 			continue
 		}
 		d.update(comp, c, now)

@@ -28,15 +28,15 @@ type app struct {
 	now func() time.Time
 	// scanTarget reads one target (redfish when nil).
 	scanTarget scanFunc
-	// diskScanner reads the disk targets of the running scan command.
-	diskScanner scanFunc
 	// stdin is standard input (empty when nil).
 	stdin io.Reader
 	// onListen, when set, is told the URL a `mock` server listens on.
 	onListen func(url string)
-	// clients, when set (watch), keeps one Redfish client per target
-	// across rounds, so that one session serves them all.
-	clients *redfishClients
+	// wait, when set, is the agent's wait between rounds (a simulated
+	// clock's, with now).
+	wait func(ctx context.Context, until time.Time) bool
+	// hangups, when set, replaces SIGHUP for the agent's reloads (tests).
+	hangups <-chan struct{}
 	// memory is shared by the Redfish scans of the run (--memory-limit).
 	memory *redfish.MemoryPool
 
@@ -123,7 +123,7 @@ Start with 'prefail demo': it scans an embedded mock BMC, no hardware needed.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error, disabled")
-	root.AddCommand(a.newScanCmd(), a.newWatchCmd(), a.newMockCmd(), a.newDemoCmd(), a.newVersionCmd())
+	root.AddCommand(a.newScanCmd(), a.newWatchCmd(), a.newAgentCmd(), a.newMockCmd(), a.newDemoCmd(), a.newVersionCmd())
 	root.AddCommand(a.newReplayCmd(), a.newEvalCmd())
 	return root
 }

@@ -20,19 +20,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prefail/prefail/agent"
 	"github.com/prefail/prefail/model"
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // newMockServer serves the embedded tree over plain HTTP with the
 // credentials admin/password and returns its URL.
 func newMockServer(t *testing.T, password string) string {
 	t.Helper()
-	tree, err := redfishtest.Embedded(defaultMockTree)
+	tree, err := redfishmock.Embedded(defaultMockTree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(redfishtest.New(tree, redfishtest.WithCredentials("admin", password)))
+	srv := httptest.NewServer(redfishmock.New(tree, redfishmock.WithCredentials("admin", password)))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -121,7 +122,7 @@ func TestHangingTargetFake(t *testing.T) {
 	err := a.run(context.Background(), []string{"scan", "--json", "--timeout", "300ms", "https://hangs", "https://fine", "https://fails"})
 	// The deadline, then the grace a reader gets to log out and hand over
 	// what it read.
-	if took := time.Since(start); took > 300*time.Millisecond+readerGrace+time.Second {
+	if took := time.Since(start); took > 300*time.Millisecond+agent.ReaderGrace+time.Second {
 		t.Errorf("took %s", took)
 	}
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), "2 of 3 targets failed") {
@@ -412,16 +413,16 @@ func TestDemoScenario(t *testing.T) {
 // TestMockScenarioClockAdvances checks that --scenario makes simulated time
 // run at the scenario's speed from --at.
 func TestSimClock(t *testing.T) {
-	tree, err := redfishtest.Embedded(defaultMockTree)
+	tree, err := redfishmock.Embedded(defaultMockTree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := redfishtest.EmbeddedScenario("aging-server")
+	sc, err := redfishmock.EmbeddedScenario("aging-server")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.Speed = 3600
-	srv := redfishtest.New(tree, redfishtest.WithScenario(sc), redfishtest.WithoutAuth())
+	srv := redfishmock.New(tree, redfishmock.WithScenario(sc), redfishmock.WithoutAuth())
 	now := time.Unix(0, 0)
 	clock := newSimClock(srv, sc, 24*time.Hour, func() time.Time { return now })
 	if got := srv.Time(); got != 24*time.Hour {

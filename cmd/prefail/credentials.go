@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/prefail/prefail/agent"
 )
 
 // Environment variables the scan command reads credentials from.
@@ -18,14 +20,7 @@ const (
 
 // secret is a password. It prints and marshals as "[redacted]" so that a
 // struct holding one can be logged without leaking it.
-type secret string
-
-func (secret) String() string                 { return "[redacted]" }
-func (secret) GoString() string               { return "[redacted]" }
-func (secret) MarshalText() ([]byte, error)   { return []byte("[redacted]"), nil }
-func (s secret) reveal() string               { return string(s) }
-func (s secret) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, "[redacted]") }
-func (s secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+type secret = agent.Secret
 
 // credentials are the account one target is scanned with, and where each
 // half came from (for debug logs; never the password itself).

@@ -39,8 +39,8 @@ func TestReadPasswordFile(t *testing.T) {
 	} {
 		p := writeFile(t, dir, "p", content)
 		got, err := readPasswordFile(ctx, p)
-		if err != nil || got.reveal() != want {
-			t.Errorf("readPasswordFile(%q) = %q, %v; want %q", content, got.reveal(), err, want)
+		if err != nil || got.Reveal() != want {
+			t.Errorf("readPasswordFile(%q) = %q, %v; want %q", content, got.Reveal(), err, want)
 		}
 	}
 	p := writeFile(t, dir, "empty", "\nhunter2\n")
@@ -108,8 +108,8 @@ func TestResolveCredentialsPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Username != tt.user || c.Password.reveal() != tt.pw {
-				t.Errorf("got %q/%q; want %q/%q", c.Username, c.Password.reveal(), tt.user, tt.pw)
+			if c.Username != tt.user || c.Password.Reveal() != tt.pw {
+				t.Errorf("got %q/%q; want %q/%q", c.Username, c.Password.Reveal(), tt.user, tt.pw)
 			}
 		})
 	}

@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/prefail/prefail/ipmi"
+	"github.com/prefail/prefail/agent"
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
 )
@@ -117,27 +113,10 @@ func addScanFlags(fl *pflag.FlagSet, f *scanFlags) {
 }
 
 // scanRequest is everything the reader is given for one target.
-type scanRequest struct {
-	Endpoint      string
-	Username      string
-	Password      secret
-	CAFile        string
-	Insecure      bool
-	BasicAuth     bool
-	MaxLogEntries int
-	// IPMI
-	IPMIInterface string
-	CipherSuite   int
-	SDRCacheDir   string
-}
+type scanRequest = agent.Target
 
 // result is the outcome of scanning one target.
-type result struct {
-	Target   string
-	Err      error
-	Duration time.Duration
-	Snapshot *model.Snapshot
-}
+type result = agent.Result
 
 func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	targets, prepare, err := a.scanPlan(ctx, args, f)
@@ -192,7 +171,6 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 		return nil, nil, usagef("%s: no targets in the file", f.targetsFile)
 	}
 	targets = append(targets, disks...)
-	a.diskScanner = a.diskScan(&f.disk, a.stdinReader)
 	a.memory = redfish.NewMemoryPool(int64(f.memoryMiB) << 20)
 	if a.getenv("GOMEMLIMIT") == "" {
 		// Let the garbage collector work harder near the bound rather
@@ -211,7 +189,9 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 	}
 	prepare := func(ctx context.Context, t *target) (scanRequest, error) {
 		if isDiskEndpoint(t.Endpoint) {
-			return scanRequest{Endpoint: t.Endpoint}, nil // no credentials, no TLS
+			// No credentials, no TLS.
+			return scanRequest{Endpoint: t.Endpoint, Devices: f.disk.disks, WakeStandby: f.disk.wakeStandby,
+				SmartctlPath: f.disk.smartctlPath, Stdin: a.stdinReader}, nil
 		}
 		return a.request(ctx, t, f, src)
 	}
@@ -316,194 +296,97 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 	return req, nil
 }
 
-// scanAll scans the targets, at most concurrency at a time, each under its
-// own timeout; prepare builds each target's request. Results come back in
-// the targets' order; a target that fails or hangs has its error in its
-// result and costs the others nothing.
+// scanAll scans the targets once (agent.Scan: at most concurrency at a
+// time, each under its own timeout, each reader closed after its scan);
+// prepare builds each target's request. Results come back in the
+// targets' order.
 func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, timeout time.Duration, prepare preparer) []result {
-	results := make([]result, len(targets))
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
+	reqs := make([]*agent.Target, len(targets))
+	from := make(map[*agent.Target]*target, len(targets))
 	for i, t := range targets {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				results[i] = result{Target: t.Endpoint, Err: fmt.Errorf("not scanned: %w", context.Cause(ctx))}
-				return
-			}
-			req, err := prepare(ctx, t)
+		reqs[i] = &agent.Target{Endpoint: t.Endpoint}
+		from[reqs[i]] = t
+	}
+	return agent.Scan(ctx, reqs, agent.ScanOptions{
+		Concurrency: concurrency,
+		Timeout:     timeout,
+		Readers:     a.readers(),
+		Env:         a.readerEnv(),
+		Prepare: func(ctx context.Context, req *agent.Target) error {
+			r, err := prepare(ctx, from[req])
 			if err != nil {
-				results[i] = result{Target: t.Endpoint, Err: err}
-				return
+				return err
 			}
-			results[i] = a.scanOne(ctx, req, timeout)
-		})
-	}
-	wg.Wait()
-	return results
+			*req = r
+			return nil
+		},
+	})
 }
 
-// scanOne scans one target under its own timeout.
-func (a *app) scanOne(ctx context.Context, req scanRequest, timeout time.Duration) result {
-	start := time.Now()
-	res := result{Target: req.Endpoint}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	type outcome struct {
-		snap *model.Snapshot
-		err  error
-	}
-	done := make(chan outcome, 1)
-	scan := a.scanTarget
-	switch {
-	case scan != nil:
-	case isDiskEndpoint(req.Endpoint) && a.diskScanner != nil:
-		scan = a.diskScanner
-	case strings.HasPrefix(req.Endpoint, "ipmi://"):
-		scan = a.ipmiScan
-	default:
-		scan = a.redfishScan
-	}
-	a.log.Info().Str("target", req.Endpoint).Msg("scanning")
-	go func() {
-		snap, err := scan(tctx, req)
-		done <- outcome{snap, err}
-	}()
-	var o outcome
-	select {
-	case o = <-done:
-	case <-tctx.Done():
-		// The readers honour ctx: give this one a moment to hand over
-		// what it read and close its session, then stop waiting even if
-		// it does not return.
-		grace := time.NewTimer(readerGrace)
-		select {
-		case o = <-done:
-		case <-grace.C:
-			o.err = tctx.Err()
-		}
-		grace.Stop()
-	}
-	res.Duration = time.Since(start)
-	res.Snapshot = o.snap
-	if o.err != nil {
-		res.Err = explainScanError(withoutTarget(o.err, req.Endpoint), tctx, ctx, timeout)
-		a.log.Info().Str("target", req.Endpoint).Err(res.Err).Dur("took", res.Duration).Msg("scan failed")
-		return res
-	}
-	if res.Snapshot == nil {
-		res.Err = errors.New("reader returned no snapshot")
-		return res
-	}
-	if len(res.Snapshot.Components) == 0 {
-		// Whatever the reader: an answer with no part in it says nothing
-		// about the server, and must not pass for a healthy one.
-		res.Err = errors.New("the target answered but reported no component: its hardware health is unknown")
-		a.log.Info().Str("target", req.Endpoint).Err(res.Err).Msg("scan failed")
-		return res
-	}
-	a.log.Info().Str("target", req.Endpoint).Int("requests", res.Snapshot.Requests).Dur("took", res.Duration).Msg("scanned")
-	return res
+// readerEnv is what the readers of this invocation share.
+func (a *app) readerEnv() agent.ReaderEnv {
+	return agent.ReaderEnv{Log: a.log, Memory: a.memory, Now: a.clock}
 }
 
-// withoutTarget drops the "TARGET: " a library error starts with: the
-// result is reported under its target already, and saying it twice makes
-// a long line longer. errors.Is still sees the whole chain.
-func withoutTarget(err error, target string) error {
-	msg, ok := strings.CutPrefix(err.Error(), target+": ")
-	if !ok {
-		return err
-	}
-	return &reworded{err: err, msg: msg}
-}
-
-// reworded is an error with the same chain and other words.
-type reworded struct {
-	err error
-	msg string
-}
-
-func (e *reworded) Error() string { return e.msg }
-func (e *reworded) Unwrap() error { return e.err }
-
-// readerGrace is how long past a target's deadline its scan is waited
-// for: the reader's logout (redfish: 3 s on a detached context) and the
-// hand-over of what it read.
-const readerGrace = 4 * time.Second
-
-// explainScanError turns the reader's error into one a person can act on.
-func explainScanError(err error, tctx, parent context.Context, timeout time.Duration) error {
-	switch {
-	case errors.Is(err, redfish.ErrUnauthorized) || errors.Is(err, ipmi.ErrUnauthorized):
-		return fmt.Errorf("%w (hint: check the username and password: $%s / $%s, --username / --password-file, or username= / password-file= in the targets file)", err, envUsername, envPassword)
-	case parent.Err() != nil:
-		return fmt.Errorf("interrupted: %w", err)
-	case errors.Is(tctx.Err(), context.DeadlineExceeded) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || isTimeout(err)):
-		return fmt.Errorf("timed out after %s (see --timeout): %w", timeout, err)
-	case isTLSVerifyError(err):
-		return fmt.Errorf("%w (hint: the BMC's certificate could not be verified: pass --ca-file PEM, or ca-file= in the targets file, with the CA that signed it; or, accepting the risk, --insecure / insecure=true for this target)", err)
-	}
-	return err
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
-}
-
-func isTLSVerifyError(err error) bool {
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		cerr x509.CertificateInvalidError
-	)
-	if errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr) {
-		return true
-	}
-	// The reader may not wrap the transport's error.
-	s := err.Error()
-	return strings.Contains(s, "x509: ") || strings.Contains(s, "tls: failed to verify certificate")
-}
-
-// redfishScan reads one target with the Redfish reader: one shot (log
-// in, scan, log out), or, when the app keeps clients (watch), with the
-// target's long-lived client, whose session serves every round.
-func (a *app) redfishScan(ctx context.Context, req scanRequest) (*model.Snapshot, error) {
-	opts := []redfish.Option{
-		redfish.WithMemoryPool(a.memory),
-		redfish.WithMaxLogEntries(req.MaxLogEntries),
-		redfish.WithLogger(a.log.With().Str("target", req.Endpoint).Logger()),
-	}
-	if req.Username != "" {
-		opts = append(opts, redfish.WithCredentials(req.Username, req.Password.reveal()))
-	}
-	if req.BasicAuth {
-		opts = append(opts, redfish.WithBasicAuth())
-	}
-	if strings.HasPrefix(req.Endpoint, "https://") {
-		switch {
-		case req.Insecure:
-			opts = append(opts, redfish.WithInsecure())
-		case req.CAFile != "":
-			opts = append(opts, redfish.WithCAFile(req.CAFile))
+// readers builds each target's reader: the tests' fake scanner when set,
+// the agent's readers otherwise.
+func (a *app) readers() agent.ReaderFactory {
+	if a.scanTarget == nil && a.now != nil {
+		// The tests' clock (a simulated one) stamps every snapshot.
+		return func(t *agent.Target, env agent.ReaderEnv) (agent.Reader, error) {
+			r, err := agent.NewReader(t, env)
+			if err != nil {
+				return nil, err
+			}
+			if cr, ok := r.(agent.CursorReader); ok {
+				return &clockCursorReader{CursorReader: cr, now: a.now}, nil
+			}
+			return &clockReader{Reader: r, now: a.now}, nil
 		}
 	}
-	if a.clients == nil {
-		return redfish.Scan(ctx, req.Endpoint, opts...)
+	if a.scanTarget == nil {
+		return agent.NewReader
 	}
-	kc, err := a.clients.get(req, opts)
-	if err != nil {
-		return nil, err
+	return func(t *agent.Target, _ agent.ReaderEnv) (agent.Reader, error) {
+		return &funcReader{scan: a.scanTarget, t: *t}, nil
 	}
-	if !kc.mu.TryLock() {
-		return nil, errors.New("the previous round's scan of this target is still running")
-	}
-	defer kc.mu.Unlock()
-	return kc.c.Scan(ctx)
 }
+
+// clockReader stamps the snapshots of a reader with a clock of its own.
+type clockReader struct {
+	agent.Reader
+	now func() time.Time
+}
+
+func (r *clockReader) Scan(ctx context.Context) (*model.Snapshot, error) {
+	s, err := r.Reader.Scan(ctx)
+	if s != nil {
+		s.Time = r.now().UTC()
+	}
+	return s, err
+}
+
+type clockCursorReader struct {
+	agent.CursorReader
+	now func() time.Time
+}
+
+func (r *clockCursorReader) Scan(ctx context.Context) (*model.Snapshot, error) {
+	s, err := r.CursorReader.Scan(ctx)
+	if s != nil {
+		s.Time = r.now().UTC()
+	}
+	return s, err
+}
+
+// funcReader is a reader made of a scan function (the tests' fakes).
+type funcReader struct {
+	scan scanFunc
+	t    agent.Target
+}
+
+func (r *funcReader) Scan(ctx context.Context) (*model.Snapshot, error) { return r.scan(ctx, r.t) }
+func (r *funcReader) Close(context.Context) error                       { return nil }
 
 // isLoopbackEndpoint reports whether endpoint names this machine.
 func isLoopbackEndpoint(endpoint string) bool {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prefail/prefail/redfish/redfishtest"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // switchableBMC serves public-rackmount1 through a mode that a test
@@ -21,17 +21,17 @@ import (
 type switchableBMC struct {
 	mu   sync.Mutex
 	mode string
-	mock *redfishtest.Server
+	mock *redfishmock.Server
 	srv  *httptest.Server
 }
 
 func newSwitchableBMC(t *testing.T) *switchableBMC {
 	t.Helper()
-	tree, err := redfishtest.Embedded("public-rackmount1")
+	tree, err := redfishmock.Embedded("public-rackmount1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &switchableBMC{mode: "healthy", mock: redfishtest.New(tree)}
+	b := &switchableBMC{mode: "healthy", mock: redfishmock.New(tree)}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -122,8 +122,8 @@ func watchOnce(t *testing.T, env map[string]string, args ...string) []targetEven
 // answers in full again; a healthy round raises nothing.
 func TestWatchTargetUnreachableAndBack(t *testing.T) {
 	bmc := newSwitchableBMC(t)
-	env := map[string]string{envUsername: redfishtest.DefaultUser, envPassword: redfishtest.DefaultPassword}
-	state := filepath.Join(t.TempDir(), "state.json")
+	env := map[string]string{envUsername: redfishmock.DefaultUser, envPassword: redfishmock.DefaultPassword}
+	state := filepath.Join(t.TempDir(), "state.db")
 	args := []string{"watch", "--interval", "10ms", "--rounds", "1", "--timeout", "5s", "--state", state, bmc.srv.URL}
 
 	steps := []struct {
@@ -171,7 +171,7 @@ func TestWatchTargetUnreachableAndBack(t *testing.T) {
 // per round) and deletes it on the way out.
 func TestWatchOneSessionPerRun(t *testing.T) {
 	bmc := newSwitchableBMC(t)
-	env := map[string]string{envUsername: redfishtest.DefaultUser, envPassword: redfishtest.DefaultPassword}
+	env := map[string]string{envUsername: redfishmock.DefaultUser, envPassword: redfishmock.DefaultPassword}
 	evs := watchOnce(t, env, "watch", "--interval", "10ms", "--rounds", "4", bmc.srv.URL)
 	if len(evs) != 0 {
 		t.Errorf("target events on a healthy BMC: %+v", evs)
@@ -189,7 +189,7 @@ func TestWatchOneSessionPerRun(t *testing.T) {
 // events are printed and then lost.
 func TestWatchStateDirectory(t *testing.T) {
 	dir := t.TempDir()
-	state := filepath.Join(dir, "new", "sub", "state.json")
+	state := filepath.Join(dir, "new", "sub", "state.db")
 	if _, err := runApp(t, "", "watch", "--interval", "10ms", "--rounds", "1", "--state", state, "--smartctl", healthyCapture); err != nil {
 		t.Fatalf("watch with a new state directory: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestWatchStateDirectory(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runApp(t, "", "watch", "--interval", "10ms", "--rounds", "1", "--state", filepath.Join(blocker, "state.json"), "--smartctl", failingCapture)
+	out, err := runApp(t, "", "watch", "--interval", "10ms", "--rounds", "1", "--state", filepath.Join(blocker, "state.db"), "--smartctl", failingCapture)
 	if err == nil || !strings.Contains(err.Error(), "--state") {
 		t.Errorf("state under a regular file: err = %v", err)
 	}

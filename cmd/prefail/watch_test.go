@@ -15,7 +15,7 @@ import (
 // watch prints one event when a drive is first seen failing, keeps its
 // state across a restart, and does not raise the same alarm again.
 func TestWatchStateSurvivesRestart(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "state.json")
+	state := filepath.Join(t.TempDir(), "state.db")
 	args := []string{"watch", "--interval", "10ms", "--rounds", "2", "--state", state, "--smartctl", failingCapture, healthyCapture}
 	out, err := runApp(t, "", args...)
 	if err != nil {
@@ -63,7 +63,7 @@ func TestWatchStateSurvivesRestart(t *testing.T) {
 func TestWatchIPMIPredictiveFailure(t *testing.T) {
 	s := ipmisim.StartT(t, "../../testdata/ipmi/boards/realserver")
 	env := map[string]string{envUsername: ipmisim.Username, envPassword: ipmisim.Password}
-	state := filepath.Join(t.TempDir(), "state.json")
+	state := filepath.Join(t.TempDir(), "state.db")
 	args := []string{"watch", "--interval", "10ms", "--rounds", "2", "--state", state, "--sdr-cache", t.TempDir(), "ipmi://" + s.Addr()}
 	watch := func() string {
 		t.Helper()
