@@ -433,7 +433,25 @@ func (a *Agent) Round(ctx context.Context) error {
 		return *p
 	}
 	a.rounds.Add(1)
+	a.observeOutputs()
 	return nil
+}
+
+// observeOutputs puts the outputs' delivery and the outbox in the
+// metrics, once a round.
+func (a *Agent) observeOutputs() {
+	m := a.o.metrics
+	if m == nil {
+		return
+	}
+	for _, st := range a.disp.Stats() {
+		m.SetOutputStats(st.Name, st.Delivered, st.Failures, st.Pending)
+	}
+	if s := a.o.store; s != nil {
+		if n, err := s.OutboxLen(); err == nil {
+			m.SetOutbox(n, s.DroppedEvents())
+		}
+	}
 }
 
 // offset is a target's fixed place in the round under WithJitter

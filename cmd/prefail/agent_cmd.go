@@ -157,13 +157,15 @@ func (a *app) runAgent(ctx context.Context, args []string, f *agentFlags, cmd *c
 	if cfgFile != nil {
 		opts = append(opts, agent.WithJitter(cfgFile.Jitter))
 	}
+	var store *agent.Store
 	if f.store != "" {
 		var sopts []agent.StoreOption
 		if cfgFile != nil {
 			r := cfgFile.Store.Retention
 			sopts = append(sopts, agent.WithRetention(agent.Retention(r)))
 		}
-		store, err := openStore(f.store, storeFlag, sopts...)
+		var err error
+		store, err = openStore(f.store, storeFlag, sopts...)
 		if err != nil {
 			return err
 		}
@@ -244,7 +246,7 @@ func (a *app) runAgent(ctx context.Context, args []string, f *agentFlags, cmd *c
 		return err
 	}
 	if metrics != nil {
-		stop, err := a.serveMetrics(ctx, f.listen, metrics, ag)
+		stop, err := a.serveMetrics(ctx, f.listen, metrics, ag, store)
 		if err != nil {
 			return err
 		}
@@ -335,7 +337,7 @@ func openStore(path, flag string, opts ...agent.StoreOption) (*agent.Store, erro
 }
 
 // serveMetrics serves the metrics on addr until stop.
-func (a *app) serveMetrics(ctx context.Context, addr string, m *agent.Metrics, ag *agent.Agent) (stop func(), err error) {
+func (a *app) serveMetrics(ctx context.Context, addr string, m *agent.Metrics, ag *agent.Agent, store *agent.Store) (stop func(), err error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -347,7 +349,12 @@ func (a *app) serveMetrics(ctx context.Context, addr string, m *agent.Metrics, a
 	if a.onListen != nil {
 		a.onListen("http://" + ln.Addr().String())
 	}
-	srv := &http.Server{Handler: m.Handler(ag.Ready), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", m.Handler(ag.Ready))
+	if store != nil {
+		mux.Handle("GET /api/v1/history", historyHandler(store))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -238,3 +239,90 @@ const fanWear = "/redfish/v1/Chassis/1U/ThermalSubsystem/Fans/Bay1"
 
 // fanWearCritical is when the scenario's BMC first says Critical.
 var fanWearCritical = 27*24*time.Hour + 20*time.Hour
+
+// SIGHUP reloads the targets: a new target is scanned from the next
+// round, a removed one is logged out, and the targets kept keep their
+// session (one login for the whole run).
+func TestAgentReloadTargets(t *testing.T) {
+	bmc1, bmc2 := newSwitchableBMC(t), newSwitchableBMC(t)
+	dir := t.TempDir()
+	targets := writeFile(t, dir, "bmcs.txt", bmc1.srv.URL+"\n")
+	hup := make(chan struct{})
+	var stdout, stderr syncBuffer
+	a := &app{stdout: &stdout, stderr: &stderr, hangups: hup,
+		lookupEnv: envFrom(map[string]string{envUsername: redfishmock.DefaultUser, envPassword: redfishmock.DefaultPassword})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- a.run(ctx, []string{"agent", "--targets", targets, "--stdout", "--interval", "20ms", "--timeout", "5s"})
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s\n%s", what, stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("bmc1 scanned", func() bool { return bmc1.mock.Requests() > 20 })
+	writeFile(t, dir, "bmcs.txt", bmc1.srv.URL+"\n"+bmc2.srv.URL+"\n")
+	hup <- struct{}{}
+	waitFor("bmc2 scanned after the reload", func() bool { return bmc2.mock.Requests() > 20 })
+	writeFile(t, dir, "bmcs.txt", bmc2.srv.URL+"\n")
+	hup <- struct{}{}
+	waitFor("bmc1 logged out after its removal", func() bool { return bmc1.mock.Sessions() == 0 })
+	before := bmc1.mock.Requests()
+	time.Sleep(200 * time.Millisecond)
+	if after := bmc1.mock.Requests(); after != before {
+		t.Errorf("bmc1 still scanned after its removal: %d requests", after-before)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("agent: %v\n%s", err, stderr.String())
+	}
+	if n1, n2 := bmc1.logins(), bmc2.logins(); n1 != 1 || n2 != 1 {
+		t.Errorf("logins: bmc1 %d, bmc2 %d; want 1 each (sessions kept across reloads)", n1, n2)
+	}
+	if n := bmc2.mock.Sessions(); n != 0 {
+		t.Errorf("bmc2: %d sessions left open after the agent stopped", n)
+	}
+	// The capture's PSU Bay1 reports a predictive failure: one event per
+	// BMC, none raised again by a reload.
+	evs := eventschema.CheckLines(t, []byte(stdout.String()))
+	if len(evs) != 2 || evs[0]["target"] == evs[1]["target"] {
+		t.Errorf("events: want one per BMC (PSU Bay1's predictive failure):\n%s", stdout.String())
+	}
+}
+
+// `prefail history` reads what the agent recorded: the target's
+// components, and one fan's speed at every scan.
+func TestHistoryCommand(t *testing.T) {
+	bmc := newSwitchableBMC(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	env := map[string]string{envUsername: redfishmock.DefaultUser, envPassword: redfishmock.DefaultPassword}
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: envFrom(env)}
+	if err := a.run(context.Background(), []string{"watch", "--state", dir, "--rounds", "3", "--interval", "10ms", bmc.srv.URL}); err != nil {
+		t.Fatalf("watch: %v\n%s", err, stderr.String())
+	}
+	list, err := runApp(t, "", "history", "--store", dir, bmc.srv.URL)
+	if err != nil || !strings.Contains(list, "fan//redfish/v1/Chassis/1U/ThermalSubsystem/Fans/Bay1") {
+		t.Fatalf("history (the list): %v\n%s", err, list)
+	}
+	out, err := runApp(t, "", "history", "--store", dir, "--json", "--reading", "speed", bmc.srv.URL, "Fans/Bay1")
+	if err != nil {
+		t.Fatalf("history: %v\n%s", err, out)
+	}
+	var ans historyAnswer
+	if err := json.Unmarshal([]byte(out), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if len(ans.Series) != 1 || ans.Series[0].Reading != "speed" || len(ans.Series[0].Points) != 3 || ans.Series[0].Points[0].Value <= 0 {
+		t.Errorf("the fan's speed history: %+v, want 3 points", ans.Series)
+	}
+	if _, err := runApp(t, "", "history", "--store", dir, bmc.srv.URL, "Bay"); err == nil {
+		t.Error("an ambiguous or unknown component was accepted")
+	}
+}
