@@ -1,7 +1,13 @@
 package agent
 
 import (
+	"bufio"
+	"compress/gzip"
+	"io"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -9,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/prefail/prefail/detector"
 	"github.com/prefail/prefail/model"
@@ -58,12 +64,19 @@ import (
 // neither make the exposition invalid nor blow up the label sizes.
 type Metrics struct {
 	reg        *prometheus.Registry
+	full       prometheus.Gatherers // reg and the component families
 	thresholds bool
+	inflight   chan struct{} // /metrics requests served at once
 
-	health, state, risk *prometheus.GaugeVec // target, kind, component, name
-	timeToThreshold     *prometheus.GaugeVec // + signal
-	readings            [numReadingFamilies]*prometheus.GaugeVec
-	readingThresholds   [numReadingFamilies]*prometheus.GaugeVec
+	// The per-component series are not client_golang vectors: a fleet
+	// has hundreds of thousands of them, and a vector keeps a label set,
+	// a hash and a metric object for each (about 580 bytes a series:
+	// 110 MiB for 500 BMCs). They are plain values in the targets' maps,
+	// turned into constant metrics at scrape time (componentCollector).
+	healthDesc, stateDesc, riskDesc *prometheus.Desc // target, kind, component, name
+	tttDesc                         *prometheus.Desc // + signal
+	readingDescs                    [numReadingFamilies]*prometheus.Desc
+	thresholdDescs                  [numReadingFamilies]*prometheus.Desc
 
 	scanDuration                *prometheus.HistogramVec // target, reader
 	scans, scanErrors, requests *prometheus.CounterVec   // target, reader
@@ -124,30 +137,34 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 
-	m.health = gauge("prefail_component_health",
+	m.healthDesc = prometheus.NewDesc("prefail_component_health",
 		"The source's own verdict on the component (BMC or drive), not prefail's: 0 ok, 1 absent, 2 unknown, 3 warning, 4 critical (model.Health.Severity, so max() is the worst).",
-		componentLabels)
-	m.state = gauge("prefail_component_state",
+		componentLabels, nil)
+	m.stateDesc = prometheus.NewDesc("prefail_component_state",
 		"The detector's state of the component: -1 unknown (no usable data yet), 0 ok, 1 watch, 2 degrading, 3 failing, 4 failed.",
-		componentLabels)
-	m.risk = gauge("prefail_component_risk",
+		componentLabels, nil)
+	m.riskDesc = prometheus.NewDesc("prefail_component_risk",
 		"The detector's risk that the component is on its way to failure, in [0,1].",
-		componentLabels)
-	m.timeToThreshold = gauge("prefail_time_to_threshold_seconds",
+		componentLabels, nil)
+	m.tttDesc = prometheus.NewDesc("prefail_time_to_threshold_seconds",
 		"Seconds from the snapshot to when the detector expects the trending signal to cross its threshold (0 when already past); only while a forecast exists.",
-		append(componentLabels[:len(componentLabels):len(componentLabels)], "signal"))
+		append(componentLabels[:len(componentLabels):len(componentLabels)], "signal"), nil)
 	for f := range readingFamily(numReadingFamilies) {
 		d := readingFamilies[f]
 		labels := readingLabels
 		if f == famUnconverted {
 			labels = append(readingLabels[:len(readingLabels):len(readingLabels)], "unit")
 		}
-		m.readings[f] = gauge(d.name, d.help, labels)
+		m.readingDescs[f] = prometheus.NewDesc(d.name, d.help, labels, nil)
 		if m.thresholds {
-			m.readingThresholds[f] = gauge(d.threshold, "The source's threshold for "+d.name+", by level.",
-				append(labels[:len(labels):len(labels)], "level"))
+			m.thresholdDescs[f] = prometheus.NewDesc(d.threshold, "The source's threshold for "+d.name+", by level.",
+				append(labels[:len(labels):len(labels)], "level"), nil)
 		}
 	}
+	components := prometheus.NewRegistry()
+	components.MustRegister(componentCollector{m})
+	m.full = prometheus.Gatherers{m.reg, components}
+	m.inflight = make(chan struct{}, 4)
 
 	m.scanDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "prefail_scan_duration_seconds",
@@ -174,9 +191,16 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	return m
 }
 
-// Registry returns the registry the metrics are in; register more
-// collectors in it to serve them on the same /metrics.
+// Registry returns the registry of the agent-wide and per-target metrics;
+// register more collectors in it to serve them on the same /metrics. The
+// per-component families are not in it (see Gatherer).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Gatherer gathers every metric, the per-component families included,
+// for a program that serves them itself. Handler writes the same text
+// without building a metric object for each of a fleet's hundreds of
+// thousands of component series.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.full }
 
 // ObserveScan records one scan of target by reader ("redfish", "ipmi",
 // "smart"): how long it took, the requests it cost, and whether it failed
@@ -236,7 +260,7 @@ func (m *Metrics) ObserveTarget(target string, snap *model.Snapshot, assessments
 			delete(t.comps, k)
 			continue
 		}
-		if c.agen != t.gen && c.state != nil {
+		if c.agen != t.gen && c.assessed {
 			m.deleteAssessment(t, c)
 		}
 		if c.stale {
@@ -312,12 +336,7 @@ func (m *Metrics) SetOutbox(pending int, dropped uint64) {
 // always ready). Other paths are 404, other methods than GET and HEAD 405.
 func (m *Metrics) Handler(ready func() error) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		EnableOpenMetrics:   true,
-		ErrorHandling:       promhttp.ContinueOnError,
-		Registry:            m.reg,
-		MaxRequestsInFlight: 4,
-	})))
+	mux.HandleFunc("GET /metrics", m.serveMetrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		plain(w, http.StatusOK, "ok\n")
 	})
@@ -349,14 +368,7 @@ func (m *Metrics) targetVecs() []interface {
 	vs := []interface {
 		DeletePartialMatch(prometheus.Labels) int
 	}{
-		m.health, m.state, m.risk, m.timeToThreshold, m.scanDuration, m.scans, m.scanErrors,
-		m.requests, m.up, m.lastScan, m.selEntries, m.selRead,
-	}
-	for f := range readingFamily(numReadingFamilies) {
-		vs = append(vs, m.readings[f])
-		if m.readingThresholds[f] != nil {
-			vs = append(vs, m.readingThresholds[f])
-		}
+		m.scanDuration, m.scans, m.scanErrors, m.requests, m.up, m.lastScan, m.selEntries, m.selRead,
 	}
 	return vs
 }
@@ -381,10 +393,12 @@ type metricsComponent struct {
 	agen           uint64 // last round that assessed it
 	stale          bool   // a reading may be missing from the last round
 
-	health, state, risk prometheus.Gauge // state and risk nil without an assessment
-	ttt                 prometheus.Gauge // nil without a forecast
-	signal              string
-	readings            []*metricsReading
+	health      float64
+	assessed    bool // state and risk are set
+	state, risk float64
+	ttt         *float64 // nil without a forecast
+	signal      string
+	readings    []*metricsReading
 }
 
 type metricsReading struct {
@@ -392,8 +406,8 @@ type metricsReading struct {
 	unit string // as the source gave it
 	conv readingUnit
 	gen  uint64
-	g    prometheus.Gauge
-	th   [numThresholdLevels]prometheus.Gauge
+	v    float64
+	th   [numThresholdLevels]*float64
 }
 
 func (m *Metrics) target(name string) *metricsTarget {
@@ -424,11 +438,10 @@ func (m *Metrics) observeComponent(t *metricsTarget, mc *model.Component) {
 	}
 	if c == nil {
 		c = &metricsComponent{kind: k.kind, id: k.id, name: name}
-		c.health = m.health.WithLabelValues(t.name, c.kind, c.id, c.name)
 		t.comps[k] = c
 	}
 	c.gen = t.gen
-	c.health.Set(float64(mc.Health.Severity()))
+	c.health = float64(mc.Health.Severity())
 
 	seen := 0
 	for i := range mc.Readings {
@@ -467,11 +480,10 @@ func (m *Metrics) observeReading(t *metricsTarget, c *metricsComponent, i int, r
 	}
 	if mr == nil {
 		mr = &metricsReading{name: name, unit: r.Unit, conv: lookupUnit(r.Unit)}
-		mr.g = m.readings[mr.conv.family].WithLabelValues(m.readingLabelValues(t, c, mr, "")...)
 		c.readings = append(c.readings, mr)
 	}
 	mr.gen = t.gen
-	mr.g.Set(mr.conv.apply(*r.Value))
+	mr.v = mr.conv.apply(*r.Value)
 	if m.thresholds {
 		m.observeThresholds(t, c, mr, r.Thresholds)
 	}
@@ -484,16 +496,12 @@ func (m *Metrics) observeThresholds(t *metricsTarget, c *metricsComponent, mr *m
 		vs = [...]*float64{th.LowerNonCritical, th.UpperNonCritical, th.LowerCritical, th.UpperCritical, th.LowerFatal, th.UpperFatal}
 	}
 	for l, v := range vs {
-		switch {
-		case v != nil && mr.th[l] == nil:
-			mr.th[l] = m.readingThresholds[mr.conv.family].WithLabelValues(m.readingLabelValues(t, c, mr, thresholdLevels[l])...)
-			fallthrough
-		case v != nil:
-			mr.th[l].Set(mr.conv.apply(*v))
-		case mr.th[l] != nil:
-			m.readingThresholds[mr.conv.family].DeleteLabelValues(m.readingLabelValues(t, c, mr, thresholdLevels[l])...)
+		if v == nil {
 			mr.th[l] = nil
+			continue
 		}
+		x := mr.conv.apply(*v)
+		mr.th[l] = &x
 	}
 }
 
@@ -513,62 +521,34 @@ func (m *Metrics) readingLabelValues(t *metricsTarget, c *metricsComponent, mr *
 // the time the forecast counts from. On a failed scan (prune false) a
 // missing forecast deletes nothing.
 func (m *Metrics) observeAssessment(t *metricsTarget, c *metricsComponent, a *detector.Assessment, ref time.Time, prune bool) {
-	if c.state == nil {
-		c.state = m.state.WithLabelValues(t.name, c.kind, c.id, c.name)
-		c.risk = m.risk.WithLabelValues(t.name, c.kind, c.id, c.name)
-	}
-	c.state.Set(stateValue(a.State))
-	c.risk.Set(min(max(a.Risk, 0), 1))
+	c.assessed = true
+	c.state = stateValue(a.State)
+	c.risk = min(max(a.Risk, 0), 1)
 
 	f := a.Forecast
 	if f == nil || f.At.IsZero() {
-		if prune && c.ttt != nil {
-			m.timeToThreshold.DeleteLabelValues(t.name, c.kind, c.id, c.name, c.signal)
+		if prune {
 			c.ttt = nil
 		}
 		return
 	}
-	signal := labelValue(f.Signal)
-	if c.ttt != nil && c.signal != signal {
-		m.timeToThreshold.DeleteLabelValues(t.name, c.kind, c.id, c.name, c.signal)
-		c.ttt = nil
-	}
-	if c.ttt == nil {
-		c.ttt = m.timeToThreshold.WithLabelValues(t.name, c.kind, c.id, c.name, signal)
-		c.signal = signal
-	}
-	c.ttt.Set(max(f.At.Sub(ref).Seconds(), 0))
+	ttt := max(f.At.Sub(ref).Seconds(), 0)
+	c.ttt, c.signal = &ttt, labelValue(f.Signal)
 }
 
-func (m *Metrics) deleteAssessment(t *metricsTarget, c *metricsComponent) {
-	m.state.DeleteLabelValues(t.name, c.kind, c.id, c.name)
-	m.risk.DeleteLabelValues(t.name, c.kind, c.id, c.name)
-	c.state, c.risk = nil, nil
-	if c.ttt != nil {
-		m.timeToThreshold.DeleteLabelValues(t.name, c.kind, c.id, c.name, c.signal)
-		c.ttt = nil
-	}
+func (m *Metrics) deleteAssessment(_ *metricsTarget, c *metricsComponent) {
+	c.assessed, c.ttt = false, nil
 }
 
+// deleteComponent drops a component's series (the caller drops it from
+// the target's map, or replaces it).
 func (m *Metrics) deleteComponent(t *metricsTarget, c *metricsComponent) {
-	m.health.DeleteLabelValues(t.name, c.kind, c.id, c.name)
-	if c.state != nil {
-		m.deleteAssessment(t, c)
-	}
-	for _, mr := range c.readings {
-		m.deleteReading(t, c, mr)
-	}
+	m.deleteAssessment(t, c)
 	c.readings = nil
 }
 
-func (m *Metrics) deleteReading(t *metricsTarget, c *metricsComponent, mr *metricsReading) {
-	m.readings[mr.conv.family].DeleteLabelValues(m.readingLabelValues(t, c, mr, "")...)
-	for l, g := range mr.th {
-		if g != nil {
-			m.readingThresholds[mr.conv.family].DeleteLabelValues(m.readingLabelValues(t, c, mr, thresholdLevels[l])...)
-			mr.th[l] = nil
-		}
-	}
+func (m *Metrics) deleteReading(_ *metricsTarget, _ *metricsComponent, mr *metricsReading) {
+	mr.th = [numThresholdLevels]*float64{}
 }
 
 // sweepReadings deletes the readings the last round did not see.
@@ -777,4 +757,262 @@ func (c *outputStatsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.lag), name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(c.droppedTotal))
+}
+
+// componentCollector turns the targets' component values into constant
+// metrics at scrape time.
+type componentCollector struct{ m *Metrics }
+
+func (c componentCollector) Describe(ch chan<- *prometheus.Desc) {
+	m := c.m
+	ch <- m.healthDesc
+	ch <- m.stateDesc
+	ch <- m.riskDesc
+	ch <- m.tttDesc
+	for f := range readingFamily(numReadingFamilies) {
+		ch <- m.readingDescs[f]
+		if m.thresholdDescs[f] != nil {
+			ch <- m.thresholdDescs[f]
+		}
+	}
+}
+
+func (c componentCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	m.mu.Lock()
+	targets := make([]*metricsTarget, 0, len(m.targets))
+	for _, t := range m.targets {
+		targets = append(targets, t)
+	}
+	m.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, t := range targets {
+		t.mu.Lock()
+		for _, mc := range t.comps {
+			gauge(m.healthDesc, mc.health, t.name, mc.kind, mc.id, mc.name)
+			if mc.assessed {
+				gauge(m.stateDesc, mc.state, t.name, mc.kind, mc.id, mc.name)
+				gauge(m.riskDesc, mc.risk, t.name, mc.kind, mc.id, mc.name)
+			}
+			if mc.ttt != nil {
+				gauge(m.tttDesc, *mc.ttt, t.name, mc.kind, mc.id, mc.name, mc.signal)
+			}
+			for _, mr := range mc.readings {
+				if mr.gen == 0 {
+					continue // deleted when its unit changed
+				}
+				gauge(m.readingDescs[mr.conv.family], mr.v, m.readingLabelValues(t, mc, mr, "")...)
+				if m.thresholdDescs[mr.conv.family] == nil {
+					continue
+				}
+				for l, v := range mr.th {
+					if v != nil {
+						gauge(m.thresholdDescs[mr.conv.family], *v, m.readingLabelValues(t, mc, mr, thresholdLevels[l])...)
+					}
+				}
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// serveMetrics writes the registry in the Prometheus text format (0.0.4),
+// then the per-component families straight from the targets' values: a
+// scrape of 500 BMCs writes 200,000 series without allocating for each.
+func (m *Metrics) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	select {
+	case m.inflight <- struct{}{}:
+		defer func() { <-m.inflight }()
+	default:
+		http.Error(w, "too many scrapes at once", http.StatusServiceUnavailable)
+		return
+	}
+	mfs, err := m.reg.Gather()
+	if err != nil && len(mfs) == 0 {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	var out io.Writer = w
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		defer zw.Close()
+		out = zw
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer bw.Flush()
+	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return
+		}
+	}
+	m.writeComponents(bw)
+}
+
+// writeComponents writes the per-component families in the text format,
+// each family's series together, targets in name order.
+func (m *Metrics) writeComponents(w *bufio.Writer) {
+	m.mu.Lock()
+	targets := make([]*metricsTarget, 0, len(m.targets))
+	for _, t := range m.targets {
+		targets = append(targets, t)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(targets, func(a, b *metricsTarget) int { return strings.Compare(a.name, b.name) })
+	tw := textWriter{w: w}
+	each := func(fn func(t *metricsTarget, c *metricsComponent)) {
+		for _, t := range targets {
+			t.mu.Lock()
+			for _, c := range t.comps {
+				fn(t, c)
+			}
+			t.mu.Unlock()
+		}
+	}
+	comp := func(name string, d *prometheus.Desc, value func(*metricsComponent) (float64, bool)) {
+		tw.header(name, descHelp(d))
+		each(func(t *metricsTarget, c *metricsComponent) {
+			if v, ok := value(c); ok {
+				tw.sample(name, v, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name)
+			}
+		})
+	}
+	comp("prefail_component_health", m.healthDesc, func(c *metricsComponent) (float64, bool) { return c.health, true })
+	comp("prefail_component_state", m.stateDesc, func(c *metricsComponent) (float64, bool) { return c.state, c.assessed })
+	comp("prefail_component_risk", m.riskDesc, func(c *metricsComponent) (float64, bool) { return c.risk, c.assessed })
+	tw.header("prefail_time_to_threshold_seconds", descHelp(m.tttDesc))
+	each(func(t *metricsTarget, c *metricsComponent) {
+		if c.ttt != nil {
+			tw.sample("prefail_time_to_threshold_seconds", *c.ttt, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name, "signal", c.signal)
+		}
+	})
+	for f := range readingFamily(numReadingFamilies) {
+		name := readingFamilies[f].name
+		tw.header(name, readingFamilies[f].help)
+		each(func(t *metricsTarget, c *metricsComponent) {
+			for _, mr := range c.readings {
+				if mr.gen == 0 || mr.conv.family != f {
+					continue
+				}
+				if f == famUnconverted {
+					tw.sample(name, mr.v, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name, "reading", mr.name, "unit", labelValue(mr.unit))
+				} else {
+					tw.sample(name, mr.v, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name, "reading", mr.name)
+				}
+			}
+		})
+		if m.thresholdDescs[f] == nil {
+			continue
+		}
+		tname := readingFamilies[f].threshold
+		tw.header(tname, descHelp(m.thresholdDescs[f]))
+		each(func(t *metricsTarget, c *metricsComponent) {
+			for _, mr := range c.readings {
+				if mr.gen == 0 || mr.conv.family != f {
+					continue
+				}
+				for l, v := range mr.th {
+					if v == nil {
+						continue
+					}
+					if f == famUnconverted {
+						tw.sample(tname, *v, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name, "reading", mr.name, "unit", labelValue(mr.unit), "level", thresholdLevels[l])
+					} else {
+						tw.sample(tname, *v, "target", t.name, "kind", c.kind, "component", c.id, "name", c.name, "reading", mr.name, "level", thresholdLevels[l])
+					}
+				}
+			}
+		})
+	}
+}
+
+// descHelp is a Desc's help text (client_golang keeps it unexported; its
+// String form quotes it).
+func descHelp(d *prometheus.Desc) string {
+	s := d.String()
+	const key = `help: "`
+	i := strings.Index(s, key)
+	if i < 0 {
+		return ""
+	}
+	rest := s[i+len(key):]
+	if j := strings.Index(rest, `", constLabels`); j >= 0 {
+		rest = rest[:j]
+	}
+	if u, err := strconv.Unquote(`"` + rest + `"`); err == nil {
+		return u
+	}
+	return rest
+}
+
+// textWriter writes the Prometheus text format (0.0.4) by hand: a family
+// header, then samples, escaped as the format says.
+type textWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+func (tw *textWriter) header(name, help string) {
+	tw.w.WriteString("# HELP ")
+	tw.w.WriteString(name)
+	tw.w.WriteByte(' ')
+	for i := 0; i < len(help); i++ {
+		switch help[i] {
+		case '\\':
+			tw.w.WriteString(`\\`)
+		case '\n':
+			tw.w.WriteString(`\n`)
+		default:
+			tw.w.WriteByte(help[i])
+		}
+	}
+	tw.w.WriteString("\n# TYPE ")
+	tw.w.WriteString(name)
+	tw.w.WriteString(" gauge\n")
+}
+
+// sample writes name{k="v",...} value; labels alternate names and values.
+func (tw *textWriter) sample(name string, v float64, labels ...string) {
+	w := tw.w
+	w.WriteString(name)
+	w.WriteByte('{')
+	for i := 0; i+1 < len(labels); i += 2 {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(labels[i])
+		w.WriteString(`="`)
+		lv := labels[i+1]
+		for j := 0; j < len(lv); j++ {
+			switch lv[j] {
+			case '\\':
+				w.WriteString(`\\`)
+			case '"':
+				w.WriteString(`\"`)
+			case '\n':
+				w.WriteString(`\n`)
+			default:
+				w.WriteByte(lv[j])
+			}
+		}
+		w.WriteByte('"')
+	}
+	w.WriteString("} ")
+	switch {
+	case math.IsNaN(v):
+		w.WriteString("NaN")
+	case math.IsInf(v, 1):
+		w.WriteString("+Inf")
+	case math.IsInf(v, -1):
+		w.WriteString("-Inf")
+	default:
+		tw.buf = strconv.AppendFloat(tw.buf[:0], v, 'g', -1, 64)
+		w.Write(tw.buf)
+	}
+	w.WriteByte('\n')
 }
