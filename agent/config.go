@@ -1797,6 +1797,17 @@ func (d *configDecoder) targetsFile() {
 // targetsFileKeys are the per-target settings a targets file may give.
 const targetsFileKeys = "username, password-file, ca-file, insecure, basic-auth, interface, cipher-suite"
 
+// ParseTargetsFile parses a targets file's content (the format `prefail
+// scan --targets` and targets_file: read); name is used in errors, dir
+// resolves relative paths. Every error names its line (at most 20).
+func ParseTargetsFile(data []byte, name, dir string) ([]TargetConfig, error) {
+	ts, errs := parseConfigTargets(data, name, dir)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ts, nil
+}
+
 // parseConfigTargets parses a targets file: one target per line, '#'
 // starts a comment, settings after the URL as key=value; relative paths
 // are relative to dir. Passwords are never inline.
@@ -1851,7 +1862,7 @@ func parseConfigTargets(data []byte, name, dir string) ([]TargetConfig, []error)
 			}
 			seen[key] = true
 			if key == "password" || key == "pass" || key == "passwd" {
-				fail(line, "passwords are never given inline; use password-file=PATH, or password_env in the configuration")
+				fail(line, "passwords are never given inline; use password-file=PATH or PREFAIL_PASSWORD (password_env in the configuration)")
 				ok = false
 				continue
 			}

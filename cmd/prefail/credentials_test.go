@@ -192,8 +192,8 @@ func TestScanTLSFlagConflicts(t *testing.T) {
 	fs := &fakeScanner{}
 	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan, lookupEnv: envFrom(nil)}
 	err = a.run(context.Background(), []string{"scan", "--json", "--targets", targets})
-	if exitCode(err) != 1 || !strings.Contains(stdout.String(), "insecure=true and ca-file= contradict each other") {
-		t.Errorf("err = %v, stdout:\n%s", err, &stdout)
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "t.txt:1: insecure=true and ca-file= contradict each other") {
+		t.Errorf("err = %v (exit %d): the targets file is refused before any scan", err, exitCode(err))
 	}
 }
 

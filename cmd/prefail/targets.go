@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/prefail/prefail/agent"
 )
 
 // target is one thing to scan, as named on the command line or in a
@@ -105,9 +106,6 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// targetFileKeys are the per-target settings a targets file may give.
-const targetFileKeys = "username, password-file, ca-file, insecure, basic-auth, interface, cipher-suite"
-
 // parseTargetsFile reads a targets file. Format, one target per line:
 //
 //	# comment; blank lines are ignored
@@ -133,101 +131,38 @@ func parseTargetsFile(ctx context.Context, path string) ([]*target, error) {
 	return parseTargets(ctx, f, path, filepath.Dir(path))
 }
 
-// parseTargets parses targets file content read from r; name is used in
-// errors, dir resolves relative paths.
+// maxTargetsFile bounds a targets file (a hundred thousand BMCs fit).
+const maxTargetsFile = 16 << 20
+
+// parseTargets parses targets file content read from r (agent's parser:
+// the same format as the agent's targets_file); name is used in errors,
+// dir resolves relative paths.
 func parseTargets(ctx context.Context, r io.Reader, name, dir string) ([]*target, error) {
-	var out []*target
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	line := 0
-	for sc.Scan() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		line++
-		where := fmt.Sprintf("%s:%d", name, line)
-		text := sc.Text()
-		if line == 1 {
-			text = strings.TrimPrefix(text, "\ufeff")
-		}
-		fields := strings.Fields(text)
-		for i, f := range fields {
-			if strings.HasPrefix(f, "#") {
-				fields = fields[:i]
-				break
-			}
-		}
-		if len(fields) == 0 {
-			continue
-		}
-		endpoint, err := parseTarget(fields[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		t := &target{Endpoint: endpoint, Where: where}
-		seen := map[string]bool{}
-		for i, kv := range fields[1:] {
-			key, val, ok := strings.Cut(kv, "=")
-			if !ok {
-				// The field is not echoed: it might be a stray password.
-				return nil, fmt.Errorf("%s: field %d after the URL: want key=value (keys: %s)", where, i+1, targetFileKeys)
-			}
-			if seen[key] {
-				return nil, fmt.Errorf("%s: %s given twice", where, key)
-			}
-			seen[key] = true
-			if key == "password" || key == "pass" || key == "passwd" {
-				// The value is deliberately not echoed.
-				return nil, fmt.Errorf("%s: passwords are never given inline; use password-file=PATH or PREFAIL_PASSWORD", where)
-			}
-			if val == "" {
-				return nil, fmt.Errorf("%s: %s= has no value", where, key)
-			}
-			switch key {
-			case "username":
-				t.Username = val
-			case "password-file":
-				t.PasswordFile = resolvePath(dir, val)
-			case "ca-file":
-				t.CAFile = resolvePath(dir, val)
-			case "insecure", "basic-auth":
-				b, err := strconv.ParseBool(val)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s=%s: want true or false", where, key, val)
-				}
-				if key == "insecure" {
-					t.Insecure = &b
-				} else {
-					t.BasicAuth = &b
-				}
-			case "interface":
-				if err := checkIPMIInterface(val); err != nil {
-					return nil, fmt.Errorf("%s: %w", where, err)
-				}
-				t.Interface = val
-			case "cipher-suite":
-				n, err := strconv.Atoi(val)
-				if err != nil || n < 0 || n > 255 {
-					return nil, fmt.Errorf("%s: cipher-suite=%s: want a number", where, val)
-				}
-				t.CipherSuite = &n
-			default:
-				return nil, fmt.Errorf("%s: unknown setting %q (keys: %s)", where, key, targetFileKeys)
-			}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxTargetsFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > maxTargetsFile {
+		return nil, fmt.Errorf("%s: larger than %d MiB", name, maxTargetsFile>>20)
+	}
+	tcs, err := agent.ParseTargetsFile(data, name, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*target, 0, len(tcs))
+	for _, tc := range tcs {
+		t := &target{Endpoint: tc.URL, Where: tc.Where, Username: tc.Username, PasswordFile: tc.PasswordFile,
+			CAFile: tc.CAFile, Insecure: tc.Insecure, BasicAuth: tc.BasicAuth, Interface: tc.IPMIInterface}
+		if tc.CipherSuite != 0 {
+			n := tc.CipherSuite
+			t.CipherSuite = &n
 		}
 		out = append(out, t)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", name, line+1, err)
-	}
 	return out, nil
-}
-
-func resolvePath(dir, p string) string {
-	if filepath.IsAbs(p) || dir == "" {
-		return p
-	}
-	return filepath.Join(dir, p)
 }
 
 // collectTargets merges the command-line targets and the targets file,

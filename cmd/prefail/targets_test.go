@@ -60,7 +60,7 @@ func TestParseTargetsFile(t *testing.T) {
 		"https://bmc1.example.com\n" +
 		"   https://bmc2.example.com:8443   username=ops password-file=pass/bmc2 # trailing comment\n" +
 		"https://bmc3.example.com ca-file=/etc/prefail/ca.pem basic-auth=true insecure=false\n" +
-		"http://127.0.0.1:8000 insecure=true\t# a mock\n" +
+		"http://127.0.0.1:8000 basic-auth=true\t# a mock\n" +
 		"#https://commented.out\n"
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestParseTargetsFile(t *testing.T) {
 		{Endpoint: "https://bmc1.example.com", Where: path + ":3"},
 		{Endpoint: "https://bmc2.example.com:8443", Where: path + ":4", Username: "ops", PasswordFile: filepath.Join(dir, "pass/bmc2")},
 		{Endpoint: "https://bmc3.example.com", Where: path + ":5", CAFile: "/etc/prefail/ca.pem", BasicAuth: ptr(true), Insecure: ptr(false)},
-		{Endpoint: "http://127.0.0.1:8000", Where: path + ":6", Insecure: ptr(true)},
+		{Endpoint: "http://127.0.0.1:8000", Where: path + ":6", BasicAuth: ptr(true)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("targets (-want +got):\n%s", diff)
@@ -84,7 +84,7 @@ func TestParseTargetsFileErrors(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
-		{"bad scheme", "https://ok\n\nsmart://bmc2\n", "t.txt:3: smart://bmc2: scheme not supported yet; supported: https, http, ipmi"},
+		{"bad scheme", "https://ok\n\nsmart://bmc2\n", `t.txt:3: scheme "smart" not supported: use https, http or ipmi`},
 		{"inline password", "# x\nhttps://bmc1 username=a password=hunter2\n", "t.txt:2: passwords are never given inline; use password-file=PATH or PREFAIL_PASSWORD"},
 		{"empty inline password", "https://bmc1 password=\n", "t.txt:1: passwords are never given inline"},
 		{"unknown key", "https://bmc1 user=a\n", `t.txt:1: unknown setting "user" (keys: username, password-file, ca-file, insecure, basic-auth, interface, cipher-suite)`},
@@ -92,7 +92,9 @@ func TestParseTargetsFileErrors(t *testing.T) {
 		{"bad bool", "https://bmc1 insecure=yes-please\n", "t.txt:1: insecure=yes-please: want true or false"},
 		{"empty value", "https://bmc1 ca-file=\n", "t.txt:1: ca-file= has no value"},
 		{"twice", "https://bmc1 username=a username=b\n", "t.txt:1: username given twice"},
-		{"missing scheme", "\n\n\nbmc4.example.com\n", "t.txt:4: bmc4.example.com: missing scheme"},
+		{"missing scheme", "\n\n\nbmc4.example.com\n", "t.txt:4: missing scheme: use https://HOST"},
+		{"insecure on plain http", "http://127.0.0.1:8000 insecure=true\n", "t.txt:1: insecure= applies to https:// targets only"},
+		{"insecure and a CA", "https://bmc1 insecure=true ca-file=ca.pem\n", "t.txt:1: insecure=true and ca-file= contradict each other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
