@@ -274,7 +274,7 @@ func DefaultConfig() Config {
 		IPMI:          IPMIConfig{Interface: "lanplus", CipherSuite: 3},
 		Disks:         DisksConfig{SmartctlPath: "smartctl"},
 		MaxLogEntries: 100,
-		MemoryLimit:   256 << 20,
+		MemoryLimit:   48 << 20,
 		SDRCache:      "/var/cache/prefail/sdr",
 		Detector:      detector.DefaultConfig(),
 		Store: StoreConfig{Path: "/var/lib/prefail",

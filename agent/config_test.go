@@ -47,7 +47,7 @@ func TestConfigSample(t *testing.T) {
 		{"jitter", c.Jitter, 0.1},
 		{"credentials", c.Credentials, CredentialsConfig{UsernameEnv: "PREFAIL_USERNAME", PasswordEnv: "PREFAIL_PASSWORD"}},
 		{"ipmi", c.IPMI, IPMIConfig{Interface: "lanplus", CipherSuite: 3}},
-		{"memory_limit", c.MemoryLimit, int64(256 << 20)},
+		{"memory_limit", c.MemoryLimit, int64(48 << 20)},
 		{"store", c.Store, StoreConfig{Path: "/var/lib/prefail", Retention: RetentionConfig{48 * time.Hour, 14 * day, 400 * day}}},
 		{"outputs.file", *c.Outputs.File, FileOutputConfig{Path: "/var/log/prefail/events.jsonl", MaxSize: 100 << 20, MaxFiles: 5}},
 		{"outputs.stdout", c.Outputs.Stdout, false},

@@ -191,11 +191,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	size1 := dirSize(store)
 	scans1, req1 := scrape()
 	hwm, _ := statusField(pid, "VmHWM:")
+	anon, _ := statusField(pid, "RssAnon:")
+	file, _ := statusField(pid, "RssFile:")
 	cpuShare := (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	perDay := float64(size1-size0) / float64(c.bmcs) / elapsed.Hours() * 24
 	fmt.Fprintf(stdout, "measured %d rounds in %s\n", c.rounds, elapsed.Round(time.Second))
 	fmt.Fprintf(stdout, "cpu: %.2f%% of one core (%s of CPU time)\n", 100*cpuShare, (cpu1 - cpu0).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "rss: mean %.0f MB, max %.0f MB (VmHWM since start %.0f MB)\n", float64(rssSum)/float64(max(rssN, 1))/1e6, float64(rssMax)/1e6, float64(hwm)/1e6)
+	fmt.Fprintf(stdout, "rss: mean %.0f MB, max %.0f MB (VmHWM since start %.0f MB); at the end %.0f MB anonymous, %.0f MB file pages (the store's mmap)\n",
+		float64(rssSum)/float64(max(rssN, 1))/1e6, float64(rssMax)/1e6, float64(hwm)/1e6, float64(anon)/1e6, float64(file)/1e6)
 	fmt.Fprintf(stdout, "scans: %.0f in the window (%d BMCs x %d rounds), %.1f requests per scan\n", scans1-scans0, c.bmcs, c.rounds, (req1-req0)/max(scans1-scans0, 1))
 	fmt.Fprintf(stdout, "store: %d bytes now; growth %.0f bytes per BMC per day at this interval (bbolt grows in steps: run longer for a steadier figure)\n", size1, perDay)
 	return nil

@@ -63,6 +63,7 @@ See docs/agent.md.`,
 		},
 	}
 	addScanFlags(cmd.Flags(), &f.scan)
+	agentMemoryDefault(cmd)
 	fl := cmd.Flags()
 	fl.DurationVar(&f.interval, "interval", 60*time.Second, "time between the starts of two rounds")
 	fl.StringVar(&f.store, "store", "", "keep the history, state and outbox in `PATH` (a directory, or a FILE.db)")
@@ -75,6 +76,15 @@ See docs/agent.md.`,
 	fl.BoolVar(&f.printSample, "print-sample-config", false, "print a commented sample configuration and exit")
 	fl.BoolVar(&f.checkConfig, "check-config", false, "check --config (and the files it names) and exit")
 	return cmd
+}
+
+// agentMemoryDefault lowers --memory-limit's default for the agent: a
+// scan of a fleet wants throughput, an agent at a 60 s interval a small,
+// steady footprint (500 BMCs: 216 MB RSS at 48 MiB, 293 MB at 256).
+func agentMemoryDefault(cmd *cobra.Command) {
+	fl := cmd.Flags().Lookup("memory-limit")
+	fl.DefValue = "48"
+	_ = fl.Value.Set("48")
 }
 
 // runAgent runs the agent for agent and watch.

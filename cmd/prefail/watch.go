@@ -34,6 +34,7 @@ logged on stderr; the other targets are scored as usual.`,
 		},
 	}
 	addScanFlags(cmd.Flags(), &f.scan)
+	agentMemoryDefault(cmd)
 	fl := cmd.Flags()
 	fl.DurationVar(&f.interval, "interval", 5*time.Minute, "time between the starts of two scans")
 	fl.StringVar(&f.store, "state", "", "keep the agent's store in `PATH` (a directory, or a FILE.db; read at start, committed after every target's scan)")
