@@ -131,8 +131,9 @@ func (a *app) runAgent(ctx context.Context, args []string, f *agentFlags, cmd *c
 			return &usageError{err: err}
 		}
 	}
-	if !f.stdout && f.events == "" && f.listen == "" && f.store == "" {
-		return usagef("the agent would tell nobody: give --events FILE, --stdout, --listen ADDR or --store PATH")
+	configured := cfgFile != nil && (cfgFile.Outputs.Webhook != nil || cfgFile.Outputs.NATS != nil)
+	if !f.stdout && f.events == "" && f.listen == "" && !configured {
+		return usagef("the agent would tell nobody: give --events FILE, --stdout or --listen ADDR (and --store PATH to keep its state and history)")
 	}
 	plan := func() ([]*target, preparer, error) { return a.scanPlan(ctx, args, &f.scan) }
 	if cfgFile != nil && len(args) == 0 && f.scan.targetsFile == "" && !f.scan.disk.local && len(f.scan.disk.disks) == 0 && len(f.scan.disk.smartctlExec) == 0 {

@@ -326,3 +326,33 @@ func TestHistoryCommand(t *testing.T) {
 		t.Error("an ambiguous or unknown component was accepted")
 	}
 }
+
+// The agent's command line refuses what cannot work, before any scan.
+func TestAgentUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "interval: 60s\nintervall: 5m\ntargets:\n  - url: https://bmc1\n")
+	sample := writeFile(t, dir, "sample.yaml", "targets:\n  - url: https://bmc1\n    password_file: missing.pass\n")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agent", "https://bmc1"}, "the agent would tell nobody"},
+		{[]string{"agent", "--stdout", "--interval", "0s", "https://bmc1"}, "--interval must be positive"},
+		{[]string{"agent", "--config", bad}, "bad.yaml:2"},
+		{[]string{"agent", "--check-config"}, "--check-config needs --config"},
+		{[]string{"agent", "--config", sample, "--check-config"}, "password_file"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want it to say %q", tt.args, err, tt.want)
+		}
+	}
+	out, err := runApp(t, "", "agent", "--print-sample-config")
+	if err != nil || !strings.Contains(out, "targets:") {
+		t.Fatalf("--print-sample-config: %v", err)
+	}
+	if _, err := agent.ParseConfig("sample.yaml", []byte(out)); err != nil {
+		t.Errorf("the printed sample does not parse: %v", err)
+	}
+}
