@@ -207,7 +207,10 @@ func (f *fetcher) fetch(id, query string) (map[string]any, error) {
 		url += "?" + query
 	}
 	body, token, err := f.do(url)
-	if errors.Is(err, ErrUnauthorized) && token != "" && f.relogin(token) {
+	// A request sent while another re-logged in (between the logout of
+	// the refused session and the new login) went without a token: it
+	// waits for that login and retries too.
+	if errors.Is(err, ErrUnauthorized) && f.c.usesSessions() && f.relogin(token) {
 		body, _, err = f.do(url)
 	}
 	if err != nil {
@@ -258,7 +261,7 @@ func (f *fetcher) decode(body []byte) (map[string]any, error) {
 func (f *fetcher) relogin(stale string) bool {
 	f.loginMu.Lock()
 	defer f.loginMu.Unlock()
-	if _, current := f.c.authHeaders(); current != stale {
+	if _, current := f.c.authHeaders(); current != stale && current != "" {
 		return true // another request already logged in again
 	}
 	if f.relogged {

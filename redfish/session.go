@@ -121,6 +121,10 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &e) && e.StatusCode == code
 }
 
+// usesSessions says whether the client authenticates with a session
+// (credentials, and not HTTP Basic).
+func (c *Client) usesSessions() bool { return c.cfg.username != "" && !c.cfg.basicAuth }
+
 // authHeaders returns the headers that authenticate a request, and the
 // session token they carry ("" for none).
 func (c *Client) authHeaders() (map[string]string, string) {
