@@ -127,6 +127,10 @@ type targetRun struct {
 	spec  Target
 	stale atomic.Bool
 	busy  sync.Mutex // one scan at a time; held across scan and commit
+	// scanning is true while the reader's Scan runs, which may be after
+	// scanWith gave up on it (past its deadline): the reader is not used
+	// again until then.
+	scanning atomic.Bool
 	// t is the prepared target the reader was built with.
 	t      Target
 	reader Reader
@@ -474,11 +478,16 @@ func (a *Agent) scanTarget(ctx context.Context, tr *targetRun) {
 		return
 	}
 	defer tr.busy.Unlock()
+	if tr.scanning.Load() {
+		a.o.log.Warn().Str("target", tr.ep).Msg("the previous scan of this target has not returned yet, past its deadline; skipped this round")
+		return
+	}
 	var res Result
 	if err := a.ready(ctx, tr); err != nil {
 		res = Result{Target: tr.ep, Kind: tr.kind, Err: err}
 	} else {
-		res = scanWith(ctx, tr.reader, &tr.t, a.o.timeout, a.o.log)
+		tr.scanning.Store(true)
+		res = scanWith(ctx, tr.reader, &tr.t, a.o.timeout, a.o.log, func() { tr.scanning.Store(false) })
 	}
 	if res.Err != nil {
 		a.o.log.Warn().Str("target", res.Target).Err(res.Err).Msg("scan failed")

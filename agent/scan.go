@@ -34,7 +34,14 @@ const ReaderGrace = 4 * time.Second
 // scanWith runs one scan under its own timeout and turns the reader's
 // error into one a person can act on. A reader that ignores its deadline
 // is abandoned ReaderGrace later (its goroutine ends when it returns).
-func scanWith(ctx context.Context, r Reader, t *Target, timeout time.Duration, log zerolog.Logger) Result {
+//
+// after, when set, runs in the scan's own goroutine once the reader's
+// Scan returned, also when the caller stopped waiting for it: a one-shot
+// scan closes its reader there (a scan abandoned at its deadline may
+// still be logging in: closed from outside, it would find no session yet
+// and leave the one it then opens on the BMC); the agent marks its kept
+// reader free again.
+func scanWith(ctx context.Context, r Reader, t *Target, timeout time.Duration, log zerolog.Logger, after func()) Result {
 	start := time.Now()
 	res := Result{Target: t.Endpoint, Kind: t.Kind()}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
@@ -47,6 +54,9 @@ func scanWith(ctx context.Context, r Reader, t *Target, timeout time.Duration, l
 	log.Info().Str("target", t.Endpoint).Msg("scanning")
 	go func() {
 		snap, err := r.Scan(tctx)
+		if after != nil {
+			after()
+		}
 		done <- outcome{snap, err}
 	}()
 	var o outcome
@@ -131,10 +141,9 @@ func Scan(ctx context.Context, targets []*Target, o ScanOptions) []Result {
 				results[i] = Result{Target: t.Endpoint, Kind: t.Kind(), Err: err}
 				return
 			}
-			results[i] = scanWith(ctx, r, t, o.Timeout, o.Env.Log)
-			// The reader deletes its session on a detached context of
-			// its own (bounded); a one-shot scan waits for it.
-			_ = r.Close(context.WithoutCancel(ctx))
+			// The logout is detached: it runs even when the scan ran out
+			// of time (the reader bounds it; redfish: 3 s).
+			results[i] = scanWith(ctx, r, t, o.Timeout, o.Env.Log, func() { _ = r.Close(context.WithoutCancel(ctx)) })
 		})
 	}
 	wg.Wait()
