@@ -455,6 +455,8 @@ func (a *Agent) observeOutputs() {
 		if n, err := s.OutboxLen(); err == nil {
 			m.SetOutbox(n, s.DroppedEvents())
 		}
+	} else {
+		m.SetOutbox(a.mem.stats())
 	}
 }
 
@@ -566,6 +568,14 @@ func (a *Agent) commit(tr *targetRun, res *Result) error {
 	if a.o.store == nil {
 		a.mem.append(events)
 		a.disp.Notify()
+		a.observe(tr, res, usable)
+		return nil
+	}
+	if !usable && len(events) == 0 {
+		// A failed scan that changes nothing (the target was already
+		// unreachable): the detector saw nothing, the status and
+		// episodes are as committed; rewriting the whole state would
+		// only cost.
 		a.observe(tr, res, usable)
 		return nil
 	}

@@ -348,6 +348,14 @@ func configDir(name string) string {
 	return dir
 }
 
+// sizeLimitText says a size bound in the unit it was given in.
+func sizeLimitText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
 // readConfigFile reads a regular file of at most limit bytes (never a
 // FIFO or a device, whose read could block or never end).
 func readConfigFile(path string, limit int64) ([]byte, error) {
@@ -368,7 +376,7 @@ func readConfigFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d MiB", path, limit>>20)
+		return nil, fmt.Errorf("%s: larger than %s", path, sizeLimitText(limit))
 	}
 	return data, nil
 }
@@ -2716,7 +2724,7 @@ func (cr CredentialsConfig) Resolve(ctx context.Context, getenv func(string) str
 	passFrom := ""
 	switch {
 	case cr.PasswordFile != "":
-		p, err := readConfigPasswordFile(cr.PasswordFile)
+		p, err := ReadPasswordFile(cr.PasswordFile)
 		if err != nil {
 			return "", "", err
 		}
@@ -2743,9 +2751,9 @@ func (cr CredentialsConfig) Resolve(ctx context.Context, getenv func(string) str
 	return user, pass, nil
 }
 
-// readConfigPasswordFile returns the first line of a password file,
+// ReadPasswordFile returns the first line of a password file,
 // without its line ending. Errors never include the content.
-func readConfigPasswordFile(path string) (Secret, error) {
+func ReadPasswordFile(path string) (Secret, error) {
 	data, err := readConfigFile(path, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("password file: %w", err)

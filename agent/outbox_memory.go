@@ -74,3 +74,10 @@ func (m *memOutbox) Confirm(output string, seq uint64) error {
 	m.entries = append(m.entries[:0], m.entries[i:]...)
 	return nil
 }
+
+// stats are the events waiting and those dropped past the bound.
+func (m *memOutbox) stats() (int, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries), m.dropped
+}

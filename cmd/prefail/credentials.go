@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/prefail/prefail/agent"
 )
@@ -37,22 +33,7 @@ func readPasswordFile(ctx context.Context, path string) (secret, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReader(io.LimitReader(f, 64*1024))
-	line, err := r.ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("password file %s: %w", path, err)
-	}
-	line = strings.TrimSuffix(line, "\n")
-	line = strings.TrimSuffix(line, "\r")
-	if line == "" {
-		return "", fmt.Errorf("password file %s: first line is empty", path)
-	}
-	return secret(line), nil
+	return agent.ReadPasswordFile(path) // one reader for the CLI and the config
 }
 
 // passwordFileLooseMode reports whether path can be read by group or
