@@ -355,6 +355,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			compacted = now
 		}
+		if a.o.store != nil {
+			if err := a.o.store.ReleaseMappedPages(); err != nil {
+				a.o.log.Warn().Err(err).Msg("releasing the store's mapped pages")
+			}
+		}
 		if n := a.o.rounds; n > 0 && a.rounds.Load() >= int64(n) {
 			return nil
 		}

@@ -93,7 +93,12 @@ func newRedfishReader(t *Target, pool *redfish.MemoryPool, log zerolog.Logger) (
 	return &redfishReader{c: c}, nil
 }
 
-func (r *redfishReader) Scan(ctx context.Context) (*model.Snapshot, error) { return r.c.Scan(ctx) }
+func (r *redfishReader) Scan(ctx context.Context) (*model.Snapshot, error) {
+	// The session is kept for the next scan, the connections are not
+	// (redfish.Client.CloseIdleConnections says why).
+	defer r.c.CloseIdleConnections()
+	return r.c.Scan(ctx)
+}
 
 func (r *redfishReader) Close(ctx context.Context) error {
 	_, err := r.c.Close(ctx)

@@ -143,6 +143,17 @@ func (c *Client) Close(ctx context.Context) (int, error) {
 	return int(c.requests() - before), err
 }
 
+// CloseIdleConnections closes the connections kept alive after the
+// requests in flight, and keeps the session. A client kept between scans
+// minutes apart (the agent) calls it after each scan: BMC web servers drop
+// idle connections long before that anyway, and each one kept holds two
+// goroutines and their buffers (about 40 KB): 20 MB for 500 BMCs.
+func (c *Client) CloseIdleConnections() {
+	if c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+}
+
 // Scan is the one-shot form: log in, scan, log out (also when ctx ends
 // the scan). The snapshot's request count includes the logout.
 func Scan(ctx context.Context, endpoint string, opts ...Option) (*model.Snapshot, error) {
