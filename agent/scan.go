@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,7 +96,7 @@ func scanWith(ctx context.Context, r Reader, t *Target, timeout time.Duration, l
 
 // ScanOptions bound a one-shot scan of many targets.
 type ScanOptions struct {
-	Concurrency int           // targets scanned at once (default 8)
+	Concurrency int           // targets scanned at once (default DefaultScanConcurrency)
 	Timeout     time.Duration // each target's deadline (default 60 s)
 	Readers     ReaderFactory // NewReader when nil
 	Env         ReaderEnv
@@ -109,8 +110,23 @@ type ScanOptions struct {
 // Results come back in the targets' order; a target that fails or hangs
 // has its error in its result and costs the others nothing.
 func Scan(ctx context.Context, targets []*Target, o ScanOptions) []Result {
+	results := make([]Result, len(targets))
+	ScanEach(ctx, targets, o, func(i int, r Result) { results[i] = r })
+	return results
+}
+
+// ScanEach is Scan handing each result to fn as soon as its target is
+// done, so that a caller streaming thousands of targets keeps none of
+// them: i is the target's index. Calls to fn never overlap, and a slow fn
+// holds back the scans that finish after it (back-pressure, not a
+// growing queue). Every target gets exactly one call, a target not
+// reached before ctx ended with a "not scanned" error.
+//
+// Concurrency workers take the targets in order, so the goroutines and
+// the memory in use follow the concurrency, not the number of targets.
+func ScanEach(ctx context.Context, targets []*Target, o ScanOptions, fn func(i int, r Result)) {
 	if o.Concurrency < 1 {
-		o.Concurrency = 8
+		o.Concurrency = DefaultScanConcurrency
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
@@ -118,36 +134,51 @@ func Scan(ctx context.Context, targets []*Target, o ScanOptions) []Result {
 	if o.Readers == nil {
 		o.Readers = NewReader
 	}
-	results := make([]Result, len(targets))
-	sem := make(chan struct{}, o.Concurrency)
-	var wg sync.WaitGroup
-	for i, t := range targets {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for range min(o.Concurrency, len(targets)) {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				results[i] = Result{Target: t.Endpoint, Kind: t.Kind(), Err: fmt.Errorf("not scanned: %w", context.Cause(ctx))}
-				return
-			}
-			if o.Prepare != nil {
-				if err := o.Prepare(ctx, t); err != nil {
-					results[i] = Result{Target: t.Endpoint, Kind: t.Kind(), Err: err}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(targets) {
 					return
 				}
+				r := scanOne(ctx, targets[i], &o)
+				mu.Lock()
+				fn(i, r)
+				mu.Unlock()
 			}
-			r, err := o.Readers(t, o.Env)
-			if err != nil {
-				results[i] = Result{Target: t.Endpoint, Kind: t.Kind(), Err: err}
-				return
-			}
-			// The logout is detached: it runs even when the scan ran out
-			// of time (the reader bounds it; redfish: 3 s).
-			results[i] = scanWith(ctx, r, t, o.Timeout, o.Env.Log, func() { _ = r.Close(context.WithoutCancel(ctx)) })
 		})
 	}
 	wg.Wait()
-	return results
+}
+
+// DefaultScanConcurrency is how many targets a one-shot scan reads at
+// once unless told: BMCs are slow (tens of ms to seconds a response), not
+// the CPU, so many wait at once; each scan's memory is bounded by the
+// MemoryPool.
+const DefaultScanConcurrency = 64
+
+// scanOne prepares, reads and closes one target.
+func scanOne(ctx context.Context, t *Target, o *ScanOptions) Result {
+	if err := context.Cause(ctx); err != nil {
+		return Result{Target: t.Endpoint, Kind: t.Kind(), Err: fmt.Errorf("not scanned: %w", err)}
+	}
+	if o.Prepare != nil {
+		if err := o.Prepare(ctx, t); err != nil {
+			return Result{Target: t.Endpoint, Kind: t.Kind(), Err: err}
+		}
+	}
+	r, err := o.Readers(t, o.Env)
+	if err != nil {
+		return Result{Target: t.Endpoint, Kind: t.Kind(), Err: err}
+	}
+	// The logout is detached: it runs even when the scan ran out of time
+	// (the reader bounds it; redfish: 3 s).
+	return scanWith(ctx, r, t, o.Timeout, o.Env.Log, func() { _ = r.Close(context.WithoutCancel(ctx)) })
 }
 
 // withoutTarget drops the "TARGET: " a library error starts with: the

@@ -119,7 +119,7 @@ func TestHangingTargetFake(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan, lookupEnv: envFrom(nil)}
 	start := time.Now()
-	err := a.run(context.Background(), []string{"scan", "--json", "--timeout", "300ms", "https://hangs", "https://fine", "https://fails"})
+	err := a.run(context.Background(), []string{"scan", "--json-document", "--timeout", "300ms", "https://hangs", "https://fine", "https://fails"})
 	// The deadline, then the grace a reader gets to log out and hand over
 	// what it read.
 	if took := time.Since(start); took > 300*time.Millisecond+agent.ReaderGrace+time.Second {
@@ -156,7 +156,7 @@ func TestHangingTargetReal(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: envFrom(map[string]string{envUsername: "admin", envPassword: "password"})}
-	err := a.run(context.Background(), []string{"scan", "--json", "--timeout", "2s", hanging.URL, mock})
+	err := a.run(context.Background(), []string{"scan", "--json-document", "--timeout", "2s", hanging.URL, mock})
 	if exitCode(err) != 1 {
 		t.Errorf("err = %v; want exit 1", err)
 	}

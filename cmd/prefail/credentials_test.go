@@ -160,7 +160,7 @@ func TestScanCredentialsEndToEnd(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan,
 		lookupEnv: envFrom(map[string]string{envUsername: "env-user", envPassword: "pw-env"})}
-	err := a.run(context.Background(), []string{"scan", "--targets", targets, "--password-file", flagPW, "--max-log-entries", "7", "--json"})
+	err := a.run(context.Background(), []string{"scan", "--targets", targets, "--password-file", flagPW, "--max-log-entries", "7", "--json-document"})
 	if err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, &stderr)
 	}
@@ -191,7 +191,7 @@ func TestScanTLSFlagConflicts(t *testing.T) {
 	targets := writeFile(t, dir, "t.txt", "https://bmc1 insecure=true ca-file=ca.pem\n")
 	fs := &fakeScanner{}
 	a := &app{stdout: &stdout, stderr: &stderr, scanTarget: fs.scan, lookupEnv: envFrom(nil)}
-	err = a.run(context.Background(), []string{"scan", "--json", "--targets", targets})
+	err = a.run(context.Background(), []string{"scan", "--json-document", "--targets", targets})
 	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "t.txt:1: insecure=true and ca-file= contradict each other") {
 		t.Errorf("err = %v (exit %d): the targets file is refused before any scan", err, exitCode(err))
 	}
@@ -226,7 +226,7 @@ func TestPasswordNeverPrinted(t *testing.T) {
 		{"no username", map[string]string{envPassword: password}, []string{rejecting.URL}},
 	}
 	for _, c := range cases {
-		for _, format := range [][]string{nil, {"--json"}} {
+		for _, format := range [][]string{nil, {"--json-document"}} {
 			t.Run(c.name+strings.Join(format, ""), func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
 				a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: envFrom(c.env)}

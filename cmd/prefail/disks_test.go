@@ -27,7 +27,7 @@ func runApp(t *testing.T, stdin string, args ...string) (string, error) {
 }
 
 func TestScanSmartctlCaptures(t *testing.T) {
-	out, err := runApp(t, "", "scan", "--json", "--smartctl", healthyCapture, failingCapture, failingText)
+	out, err := runApp(t, "", "scan", "--json-document", "--smartctl", healthyCapture, failingCapture, failingText)
 	if err != nil {
 		t.Fatalf("scan: %v\n%s", err, out)
 	}
@@ -70,7 +70,7 @@ func TestScanSmartctlBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One bad file fails its own target only; the good one is still read.
-	out, err := runApp(t, "", "scan", "--json", "--smartctl", garbage, healthyCapture)
+	out, err := runApp(t, "", "scan", "--json-document", "--smartctl", garbage, healthyCapture)
 	if exitCode(err) != 1 {
 		t.Fatalf("exit %d (%v), want 1", exitCode(err), err)
 	}
@@ -104,7 +104,7 @@ func TestScanSmartctlExec(t *testing.T) {
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runApp(t, "", "scan", "--json", "--smartctl-path", fake, "--smartctl-exec", "-d megaraid,3 /dev/sda")
+	out, err := runApp(t, "", "scan", "--json-document", "--smartctl-path", fake, "--smartctl-exec", "-d megaraid,3 /dev/sda")
 	if err != nil {
 		t.Fatalf("scan: %v\n%s", err, out)
 	}

@@ -111,7 +111,7 @@ func TestHostileFleetCLI(t *testing.T) {
 		t.Cleanup(ts.Close)
 		var out, errOut bytes.Buffer
 		solo := &app{stdout: &out, stderr: &errOut, lookupEnv: env}
-		if err := solo.run(context.Background(), []string{"scan", "--json", "--timeout", hostileFleetTimeout.String(), ts.URL}); err != nil {
+		if err := solo.run(context.Background(), []string{"scan", "--json-document", "--timeout", hostileFleetTimeout.String(), ts.URL}); err != nil {
 			t.Fatalf("solo scan of healthy %s: %v\n%s", name, err, &errOut)
 		}
 		doc := decodeReport(t, out.Bytes())
@@ -129,7 +129,7 @@ func TestHostileFleetCLI(t *testing.T) {
 	var stdout, stderr syncBuffer
 	a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: env}
 	start := time.Now()
-	err := a.run(context.Background(), []string{"scan", "--targets", file, "--timeout", hostileFleetTimeout.String(), "--json", "--log-level", "debug"})
+	err := a.run(context.Background(), []string{"scan", "--targets", file, "--timeout", hostileFleetTimeout.String(), "--json-document", "--log-level", "debug"})
 	took := time.Since(start)
 
 	if took > hostileFleetBound {
@@ -335,7 +335,7 @@ func benchRSS(b *testing.B, secret string, lines []string, concurrency int) {
 		b.Fatal(err)
 	}
 	args, err := json.Marshal([]string{"scan", "--targets", file, "--timeout", hostileFleetTimeout.String(),
-		"--concurrency", fmt.Sprint(concurrency), "--json", "--log-level", "error"})
+		"--concurrency", fmt.Sprint(concurrency), "--json-document", "--log-level", "error"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestScanIPMI(t *testing.T) {
 		envUsername: ipmisim.Username, envPassword: ipmisim.Password,
 	})}
 	target := "ipmi://" + s.Addr()
-	err := a.run(context.Background(), []string{"scan", "--json", "--sdr-cache", t.TempDir(), target})
+	err := a.run(context.Background(), []string{"scan", "--json-document", "--sdr-cache", t.TempDir(), target})
 	if err != nil {
 		t.Fatalf("scan: %v\n%s", err, stderr.String())
 	}

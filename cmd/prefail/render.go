@@ -47,51 +47,7 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 		Targets:       make([]jsonTarget, 0, len(results)),
 	}
 	for _, r := range results {
-		jt := jsonTarget{
-			Target:          r.Target,
-			DurationSeconds: math.Round(r.Duration.Seconds()*1000) / 1000,
-		}
-		if r.Err != nil {
-			jt.Error = r.Err.Error()
-		}
-		if r.Snapshot != nil {
-			s := *r.Snapshot
-			// Empty lists are [] rather than null, as the schema says.
-			if s.Components == nil {
-				s.Components = []model.Component{}
-			}
-			if s.Events == nil {
-				s.Events = []model.Event{}
-			}
-			if s.Warnings == nil {
-				s.Warnings = []model.Warning{}
-			}
-			if s.Target == "" {
-				s.Target = r.Target
-			}
-			// A health the reader left empty is unknown, never ok.
-			s.Components = slices.Clone(s.Components)
-			for i := range s.Components {
-				if s.Components[i].Health == "" {
-					s.Components[i].Health = model.HealthUnknown
-				}
-			}
-			s.Redundancy = slices.Clone(s.Redundancy)
-			for i := range s.Redundancy {
-				if s.Redundancy[i].Health == "" {
-					s.Redundancy[i].Health = model.HealthUnknown
-				}
-			}
-			jt.Snapshot = &s
-			if r.Err == nil {
-				jt.Worst = s.Worst()
-			}
-		}
-		if jt.Worst == "" {
-			// A failed scan has no verdict: the health is unknown.
-			jt.Worst = model.HealthUnknown
-		}
-		rep.Targets = append(rep.Targets, jt)
+		rep.Targets = append(rep.Targets, jsonTargetOf(r))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -99,27 +55,83 @@ func writeJSON(w io.Writer, results []result, generated time.Time) error {
 	return enc.Encode(rep)
 }
 
+// jsonTargetOf is a result in the JSON form of a target (docs/json-schema.md).
+func jsonTargetOf(r result) jsonTarget {
+	jt := jsonTarget{
+		Target:          r.Target,
+		DurationSeconds: math.Round(r.Duration.Seconds()*1000) / 1000,
+	}
+	if r.Err != nil {
+		jt.Error = r.Err.Error()
+	}
+	if r.Snapshot != nil {
+		s := *r.Snapshot
+		// Empty lists are [] rather than null, as the schema says.
+		if s.Components == nil {
+			s.Components = []model.Component{}
+		}
+		if s.Events == nil {
+			s.Events = []model.Event{}
+		}
+		if s.Warnings == nil {
+			s.Warnings = []model.Warning{}
+		}
+		if s.Target == "" {
+			s.Target = r.Target
+		}
+		// A health the reader left empty is unknown, never ok.
+		s.Components = slices.Clone(s.Components)
+		for i := range s.Components {
+			if s.Components[i].Health == "" {
+				s.Components[i].Health = model.HealthUnknown
+			}
+		}
+		s.Redundancy = slices.Clone(s.Redundancy)
+		for i := range s.Redundancy {
+			if s.Redundancy[i].Health == "" {
+				s.Redundancy[i].Health = model.HealthUnknown
+			}
+		}
+		jt.Snapshot = &s
+		if r.Err == nil {
+			jt.Worst = s.Worst()
+		}
+	}
+	if jt.Worst == "" {
+		// A failed scan has no verdict: the health is unknown.
+		jt.Worst = model.HealthUnknown
+	}
+	return jt
+}
+
 // writeTable writes the results as text tables, one block per target.
 func writeTable(w io.Writer, results []result) error {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for i, r := range results {
 		if i > 0 {
-			fmt.Fprintln(tw)
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
 		}
-		writeTarget(tw, r)
+		if _, err := io.WriteString(w, renderTarget(r)); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	// No line ends in padding.
+	return nil
+}
+
+// renderTarget is one target's block of the table (a scan of many keeps
+// these, not the snapshots). No line ends in padding.
+func renderTarget(r result) string {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	writeTarget(tw, r)
+	_ = tw.Flush() // into a buffer: cannot fail
 	var out strings.Builder
 	for line := range strings.Lines(buf.String()) {
 		out.WriteString(strings.TrimRight(line, " \n"))
 		out.WriteByte('\n')
 	}
-	_, err := io.WriteString(w, out.String())
-	return err
+	return out.String()
 }
 
 func writeTarget(tw *tabwriter.Writer, r result) {

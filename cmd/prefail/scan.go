@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/prefail/prefail/agent"
+	"github.com/prefail/prefail/detector"
 	"github.com/prefail/prefail/model"
 	"github.com/prefail/prefail/redfish"
 )
@@ -21,7 +23,9 @@ import (
 // scanFlags are the scan command's options.
 type scanFlags struct {
 	targetsFile   string
-	json          bool
+	json          bool // JSON Lines, one target per line as it finishes
+	jsonDocument  bool // one JSON document at the end
+	quiet         bool // no progress bar, no summary on stderr
 	timeout       time.Duration
 	concurrency   int
 	caFile        string
@@ -84,7 +88,9 @@ any target failed, 2 on a usage error.`,
 		},
 	}
 	addScanFlags(cmd.Flags(), &f)
-	cmd.Flags().BoolVar(&f.json, "json", false, "print one JSON document (see docs/json-schema.md)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON Lines: one object per target as soon as it is done (see docs/json-schema.md)")
+	cmd.Flags().BoolVar(&f.jsonDocument, "json-document", false, "print one JSON document with every target, in the order given, at the end")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on a terminal, no fleet summary on stderr")
 	return cmd
 }
 
@@ -93,7 +99,7 @@ any target failed, 2 on a usage error.`,
 func addScanFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.StringVar(&f.targetsFile, "targets", "", "read targets (and per-target settings) from `FILE`")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit for each target's scan")
-	fl.IntVar(&f.concurrency, "concurrency", 8, "targets scanned at the same time")
+	fl.IntVar(&f.concurrency, "concurrency", agent.DefaultScanConcurrency, "targets scanned at the same time (BMCs are slow, not the CPU: many wait at once)")
 	fl.StringVar(&f.caFile, "ca-file", "", "verify BMC certificates against the CA certificates in `PEM` (instead of the system roots)")
 	fl.BoolVar(&f.insecure, "insecure", false, "do not verify BMC certificates (explicit opt-out; prefer --ca-file)")
 	fl.StringVar(&f.username, "username", "", "BMC account name (default $"+envUsername+")")
@@ -119,15 +125,83 @@ type scanRequest = agent.Target
 type result = agent.Result
 
 func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
+	if f.json && f.jsonDocument {
+		return usagef("--json and --json-document: pick one")
+	}
 	targets, prepare, err := a.scanPlan(ctx, args, f)
 	if err != nil {
 		return err
 	}
-	results := a.scanAll(ctx, targets, f.concurrency, f.timeout, prepare)
-	if err := a.render(results, f.json); err != nil {
-		return err
+	cfg := detector.DefaultConfig()
+	started := a.clock()
+	summary := newFleetSummary(started)
+	bar := newScanProgress(a.stderr, len(targets), f.quiet || len(targets) < 2)
+	// Each result is handed over as its target finishes: JSON Lines write
+	// it and drop it; the table keeps its text; the document its result.
+	var (
+		lines    *jsonLinesWriter
+		blocks   []string
+		kept     []result
+		writeErr error
+		failed   int
+	)
+	switch {
+	case f.json:
+		lines = newJSONLinesWriter(a.stdout)
+	case f.jsonDocument:
+		kept = make([]result, len(targets))
+	default:
+		blocks = make([]string, len(targets))
 	}
-	return failures(results)
+	a.scanEach(ctx, targets, f.concurrency, f.timeout, prepare, func(i int, r result) {
+		if r.Err != nil {
+			failed++
+		}
+		as := assess(cfg, r.Snapshot)
+		summary.add(r, as)
+		switch {
+		case lines != nil:
+			if writeErr == nil {
+				writeErr = lines.write(r, as)
+			}
+		case kept != nil:
+			kept[i] = r
+		default:
+			blocks[i] = renderTarget(r)
+		}
+		bar.add(r.Err != nil)
+	})
+	bar.finish()
+	if writeErr != nil {
+		return fmt.Errorf("writing the results: %w", writeErr)
+	}
+	switch {
+	case f.jsonDocument:
+		if err := writeJSON(a.stdout, kept, a.clock()); err != nil {
+			return err
+		}
+	case lines == nil:
+		if _, err := io.WriteString(a.stdout, strings.Join(blocks, "\n")); err != nil {
+			return err
+		}
+	}
+	if len(targets) > 1 {
+		// The table ends with the summary; JSON on stdout keeps stdout
+		// JSON, the summary goes to stderr.
+		out, sep := a.stdout, "\n"
+		if f.json || f.jsonDocument {
+			out, sep = a.stderr, ""
+		}
+		if !f.quiet || out == a.stdout {
+			if _, err := io.WriteString(out, sep); err != nil {
+				return err
+			}
+			if err := summary.write(out, a.clock()); err != nil {
+				return err
+			}
+		}
+	}
+	return failuresOf(failed, len(targets), targets)
 }
 
 // preparer builds a target's scan request (credentials, TLS settings).
@@ -198,7 +272,18 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 	return targets, prepare, nil
 }
 
-// failures returns an error counting the failed targets, or nil.
+// failuresOf returns an error counting the failed targets, or nil.
+func failuresOf(failed, total int, targets []*target) error {
+	switch {
+	case failed == 0:
+		return nil
+	case total == 1:
+		return fmt.Errorf("%s: scan failed", targets[0].Endpoint)
+	}
+	return fmt.Errorf("%d of %d targets failed", failed, total)
+}
+
+// failures returns an error counting the failed results, or nil.
 func failures(results []result) error {
 	failed := 0
 	for _, r := range results {
@@ -301,13 +386,21 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 // prepare builds each target's request. Results come back in the
 // targets' order.
 func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, timeout time.Duration, prepare preparer) []result {
+	results := make([]result, len(targets))
+	a.scanEach(ctx, targets, concurrency, timeout, prepare, func(i int, r result) { results[i] = r })
+	return results
+}
+
+// scanEach is scanAll handing each result to fn as its target finishes
+// (agent.ScanEach: calls never overlap).
+func (a *app) scanEach(ctx context.Context, targets []*target, concurrency int, timeout time.Duration, prepare preparer, fn func(int, result)) {
 	reqs := make([]*agent.Target, len(targets))
 	from := make(map[*agent.Target]*target, len(targets))
 	for i, t := range targets {
 		reqs[i] = &agent.Target{Endpoint: t.Endpoint}
 		from[reqs[i]] = t
 	}
-	return agent.Scan(ctx, reqs, agent.ScanOptions{
+	agent.ScanEach(ctx, reqs, agent.ScanOptions{
 		Concurrency: concurrency,
 		Timeout:     timeout,
 		Readers:     a.readers(),
@@ -320,7 +413,7 @@ func (a *app) scanAll(ctx context.Context, targets []*target, concurrency int, t
 			*req = r
 			return nil
 		},
-	})
+	}, fn)
 }
 
 // readerEnv is what the readers of this invocation share.
