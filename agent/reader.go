@@ -68,7 +68,7 @@ func NewReader(t *Target, env ReaderEnv) (Reader, error) {
 type redfishReader struct{ c *redfish.Client }
 
 func newRedfishReader(t *Target, pool *redfish.MemoryPool, log zerolog.Logger) (*redfishReader, error) {
-	opts := []redfish.Option{redfish.WithMaxLogEntries(t.MaxLogEntries), redfish.WithLogger(log)}
+	opts := []redfish.Option{redfish.WithMaxLogEntries(t.MaxLogEntries), redfish.WithLogger(log), redfish.WithMaxInFlight(t.MaxInFlight)}
 	if pool != nil {
 		opts = append(opts, redfish.WithMemoryPool(pool))
 	}

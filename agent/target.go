@@ -32,6 +32,9 @@ type Target struct {
 	BasicAuth bool
 	// MaxLogEntries is how many of the newest log entries each scan reads.
 	MaxLogEntries int
+	// MaxInFlight bounds the requests in flight to this BMC (Redfish;
+	// 0: the reader's default, 4): gentle on a small BMC's web server.
+	MaxInFlight int
 
 	// IPMI (ipmi:// targets).
 	IPMIInterface string // lanplus (default), lan, open

@@ -14,12 +14,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/prefail/prefail/model"
+	"github.com/prefail/prefail/redfish/redfishmock"
 )
 
 // TestScanJSONLinesStream: `scan --json` writes each target's line as it
@@ -275,5 +277,38 @@ func TestScanProgressBar(t *testing.T) {
 	defer tty.Close()
 	if isTTY(f) || !isTTY(tty) || !isTTY(&lockedWriter{w: tty}) {
 		t.Error("isTTY wrong about a file or a terminal")
+	}
+}
+
+// TestScanBMCRequests: --bmc-requests bounds the requests in flight to one
+// BMC, whatever the fleet's concurrency.
+func TestScanBMCRequests(t *testing.T) {
+	tree, err := redfishmock.Embedded(defaultMockTree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{1, 3} {
+		var inFlight, peak atomic.Int32
+		mock := redfishmock.New(tree, redfishmock.WithCredentials("admin", "password"), redfishmock.WithLatency(15*time.Millisecond))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			mock.ServeHTTP(w, r)
+		}))
+		var stdout, stderr bytes.Buffer
+		a := &app{stdout: &stdout, stderr: &stderr, lookupEnv: envFrom(map[string]string{envUsername: "admin", envPassword: "password"})}
+		err := a.run(context.Background(), []string{"scan", "--json", "--bmc-requests", fmt.Sprint(limit), "--max-log-entries", "50", srv.URL})
+		srv.Close()
+		if err != nil {
+			t.Fatalf("--bmc-requests %d: %v\n%s", limit, err, stderr.String())
+		}
+		if p := peak.Load(); p > int32(limit) || (limit > 1 && p < 2) {
+			t.Errorf("--bmc-requests %d: %d requests in flight at once", limit, p)
+		}
+	}
+	if err := (&app{stdout: io.Discard, stderr: io.Discard, lookupEnv: envFrom(nil)}).run(context.Background(), []string{"scan", "--bmc-requests", "0", "https://bmc1"}); exitCode(err) != 2 {
+		t.Errorf("--bmc-requests 0: %v, want a usage error", err)
 	}
 }

@@ -33,6 +33,7 @@ type scanFlags struct {
 	username      string
 	passwordFile  string
 	maxLogEntries int
+	bmcRequests   int
 	basicAuth     bool
 	memoryMiB     int
 	// IPMI
@@ -105,6 +106,7 @@ func addScanFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.StringVar(&f.username, "username", "", "BMC account name (default $"+envUsername+")")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the BMC password from the first line of `FILE` (default $"+envPassword+")")
 	fl.IntVar(&f.maxLogEntries, "max-log-entries", 100, "newest entries read from each log service (0: skip logs)")
+	fl.IntVar(&f.bmcRequests, "bmc-requests", 4, "requests in flight to one BMC at most (Redfish)")
 	fl.BoolVar(&f.basicAuth, "basic-auth", false, "send HTTP Basic credentials on each request instead of opening a session")
 	fl.IntVar(&f.memoryMiB, "memory-limit", 256, "MiB of BMC responses all scans may hold at once (each scan also at most 32 MiB); a scan past it waits for memory")
 	fl.StringVar(&f.ipmiInterface, "ipmi-interface", "lanplus", "IPMI interface for ipmi:// targets: lanplus, lan or open (/dev/ipmi0)")
@@ -215,6 +217,8 @@ func (a *app) scanPlan(ctx context.Context, args []string, f *scanFlags) ([]*tar
 		return nil, nil, usagef("--timeout must be positive, got %s", f.timeout)
 	case f.concurrency < 1:
 		return nil, nil, usagef("--concurrency must be at least 1, got %d", f.concurrency)
+	case f.bmcRequests < 1:
+		return nil, nil, usagef("--bmc-requests must be at least 1, got %d", f.bmcRequests)
 	case f.maxLogEntries < 0:
 		return nil, nil, usagef("--max-log-entries must be 0 or more, got %d", f.maxLogEntries)
 	case f.memoryMiB < 32:
@@ -322,6 +326,7 @@ func (a *app) request(ctx context.Context, t *target, f *scanFlags, src credenti
 		Insecure:      f.insecure,
 		BasicAuth:     f.basicAuth,
 		MaxLogEntries: f.maxLogEntries,
+		MaxInFlight:   f.bmcRequests,
 	}
 	if strings.HasPrefix(t.Endpoint, "ipmi://") {
 		req.IPMIInterface, req.CipherSuite, req.SDRCacheDir = f.ipmiInterface, f.cipherSuite, f.sdrCache
