@@ -124,7 +124,7 @@ Start with 'prefail demo': it scans an embedded mock BMC, no hardware needed.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error, disabled")
 	root.AddCommand(a.newScanCmd(), a.newWatchCmd(), a.newAgentCmd(), a.newMockCmd(), a.newDemoCmd(), a.newVersionCmd())
-	root.AddCommand(a.newReplayCmd(), a.newEvalCmd(), a.newHistoryCmd())
+	root.AddCommand(a.newReplayCmd(), a.newEvalCmd(), a.newHistoryCmd(), a.newInventoryCmd())
 	return root
 }
 

@@ -165,10 +165,10 @@ func TestScanCredentialsEndToEnd(t *testing.T) {
 		t.Fatalf("run: %v\nstderr: %s", err, &stderr)
 	}
 	want := map[string]scanRequest{
-		"https://bmc1":          {Endpoint: "https://bmc1", Username: "env-user", Password: "pw-flag", MaxLogEntries: 7},
-		"https://bmc2":          {Endpoint: "https://bmc2", Username: "ops", Password: "pw-bmc2", CAFile: ca, MaxLogEntries: 7},
-		"https://bmc3":          {Endpoint: "https://bmc3", Username: "env-user", Password: "pw-flag", Insecure: true, BasicAuth: true, MaxLogEntries: 7},
-		"http://127.0.0.1:8000": {Endpoint: "http://127.0.0.1:8000", Username: "mock", Password: "pw-flag", MaxLogEntries: 7},
+		"https://bmc1":          {Endpoint: "https://bmc1", Username: "env-user", Password: "pw-flag", MaxLogEntries: 7, MaxInFlight: 4},
+		"https://bmc2":          {Endpoint: "https://bmc2", Username: "ops", Password: "pw-bmc2", CAFile: ca, MaxLogEntries: 7, MaxInFlight: 4},
+		"https://bmc3":          {Endpoint: "https://bmc3", Username: "env-user", Password: "pw-flag", Insecure: true, BasicAuth: true, MaxLogEntries: 7, MaxInFlight: 4},
+		"http://127.0.0.1:8000": {Endpoint: "http://127.0.0.1:8000", Username: "mock", Password: "pw-flag", MaxLogEntries: 7, MaxInFlight: 4},
 	}
 	if diff := cmp.Diff(want, fs.reqs, cmp.Comparer(func(a, b secret) bool { return a == b })); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
