@@ -289,6 +289,15 @@ func orDash(s string) string {
 	return s
 }
 
+// AgeText is the part's age in short words, as the table shows it:
+// "5.3y on" (power-on hours), "4.1y made" (manufacture date), ">=2.0y
+// seen" (first seen by the agent), "?" (unknown).
+func (r *Row) AgeText() string { return ageCell(r) }
+
+// WearText is the part's wear in short words ("85% used, +48 sectors"),
+// empty when unknown.
+func (r *Row) WearText() string { return wearCell(r) }
+
 func ageCell(r *Row) string {
 	if r.AgeHours == nil {
 		return "?"

@@ -175,7 +175,7 @@ func (f *fleetSummary) write(w io.Writer, now time.Time) error {
 			kinds = append(kinds, k)
 		}
 		slices.SortFunc(kinds, func(x, y model.Kind) int {
-			return cmp.Or(kindRank(x)-kindRank(y), strings.Compare(string(x), string(y)))
+			return cmp.Or(model.KindRank(x)-model.KindRank(y), strings.Compare(string(x), string(y)))
 		})
 		b.WriteString("parts:\n")
 		for _, k := range kinds {

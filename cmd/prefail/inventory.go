@@ -88,7 +88,7 @@ func (a *app) runInventory(ctx context.Context, args []string, f *inventoryFlags
 		if len(args) > 0 || f.scan.targetsFile != "" {
 			return usagef("--print-default-policy takes no targets")
 		}
-		return a.writeOutput(ctx, f.output, func(_ context.Context, w io.Writer) error {
+		return a.writeOutput(ctx, "--output", f.output, func(_ context.Context, w io.Writer) error {
 			_, err := w.Write(lifecycle.DefaultPolicyYAML())
 			return err
 		})
@@ -148,7 +148,7 @@ func (a *app) runInventory(ctx context.Context, args []string, f *inventoryFlags
 			Msg("store: some history could not be read; the wear and first-seen dates of those parts are unknown")
 	}
 	inv := b.Inventory()
-	if err := a.writeOutput(ctx, f.output, write(inv)); err != nil {
+	if err := a.writeOutput(ctx, "--output", f.output, write(inv)); err != nil {
 		return err
 	}
 	return failures(results)
@@ -207,14 +207,15 @@ func openStoreForReading(path string) (*agent.Store, error) {
 
 // writeOutput runs write on standard output, or on a temporary file in
 // the directory of path renamed over path once complete (a failed or
-// interrupted run leaves no half-written inventory).
-func (a *app) writeOutput(ctx context.Context, path string, write func(context.Context, io.Writer) error) error {
+// interrupted run leaves no half-written file); flag names the option in
+// errors.
+func (a *app) writeOutput(ctx context.Context, flag, path string, write func(context.Context, io.Writer) error) error {
 	if path == "" {
 		return write(ctx, a.stdout)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return fmt.Errorf("%s: %w", flag, err)
 	}
 	done := false
 	defer func() {
@@ -224,17 +225,17 @@ func (a *app) writeOutput(ctx context.Context, path string, write func(context.C
 		}
 	}()
 	if err := write(ctx, tmp); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
-	// The inventory is no secret, and is meant to be shared.
+	// An inventory or a report is no secret, and is meant to be shared.
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--output %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	done = true
 	return nil

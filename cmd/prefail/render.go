@@ -246,21 +246,6 @@ func row(tw io.Writer, cells ...string) {
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 }
 
-// kindRank orders kinds in the table and the header's counts: the parts
-// prefail watches first.
-func kindRank(k model.Kind) int {
-	order := []model.Kind{
-		model.KindPSU, model.KindFan, model.KindDrive, model.KindBattery,
-		model.KindTemperature, model.KindVoltage, model.KindCurrent, model.KindPower,
-		model.KindSensor, model.KindMemory, model.KindProcessor, model.KindStorage,
-		model.KindChassis, model.KindSystem, model.KindBMC,
-	}
-	if i := slices.Index(order, k); i >= 0 {
-		return i
-	}
-	return len(order)
-}
-
 // sortComponents returns the components worst health first, then by kind,
 // keeping the reader's order otherwise.
 func sortComponents(cs []model.Component) []model.Component {
@@ -269,7 +254,7 @@ func sortComponents(cs []model.Component) []model.Component {
 		if d := y.Health.Severity() - x.Health.Severity(); d != 0 {
 			return d
 		}
-		if d := kindRank(x.Kind) - kindRank(y.Kind); d != 0 {
+		if d := model.KindRank(x.Kind) - model.KindRank(y.Kind); d != 0 {
 			return d
 		}
 		return strings.Compare(string(x.Kind), string(y.Kind))
@@ -290,7 +275,7 @@ func kindCounts(s *model.Snapshot) string {
 		return "none"
 	}
 	slices.SortStableFunc(kinds, func(x, y model.Kind) int {
-		if d := kindRank(x) - kindRank(y); d != 0 {
+		if d := model.KindRank(x) - model.KindRank(y); d != 0 {
 			return d
 		}
 		return strings.Compare(string(x), string(y))
@@ -322,56 +307,15 @@ func componentName(c model.Component) string {
 	return name
 }
 
-// mainReadings are the readings shown for each kind, first present wins.
-func mainReadings(k model.Kind) []string {
-	switch k {
-	case model.KindFan:
-		return []string{"speed", "speed_percent"}
-	case model.KindTemperature:
-		return []string{"temperature"}
-	case model.KindPSU:
-		return []string{"output_power", "input_power", "input_voltage", "output_voltage"}
-	case model.KindVoltage:
-		return []string{"voltage", "input_voltage", "output_voltage"}
-	case model.KindCurrent:
-		return []string{"current"}
-	case model.KindPower:
-		return []string{"power", "consumed_power", "input_power"}
-	case model.KindDrive:
-		return []string{"media_life_left", "temperature"}
-	case model.KindBattery:
-		return []string{"state_of_health", "charge", "capacity"}
-	}
-	return nil
-}
-
-// pickReading chooses the reading the table shows for c.
-func pickReading(c model.Component) (model.Reading, bool) {
-	for _, name := range mainReadings(c.Kind) {
-		if r, ok := c.Reading(name); ok {
-			return r, true
-		}
-	}
-	for _, r := range c.Readings {
-		if r.Value != nil {
-			return r, true
-		}
-	}
-	if len(c.Readings) > 0 {
-		return c.Readings[0], true
-	}
-	return model.Reading{}, false
-}
-
 // mainReading renders c's main reading with its unit and the nearest
 // threshold: "5400 RPM (lower critical 1000)".
 func mainReading(c model.Component) string {
-	r, ok := pickReading(c)
+	r, ok := c.MainReading()
 	if !ok {
 		return "-"
 	}
 	var b strings.Builder
-	if len(mainReadings(c.Kind)) == 0 || r.Name != mainReadings(c.Kind)[0] {
+	if len(model.MainReadingNames(c.Kind)) == 0 || r.Name != model.MainReadingNames(c.Kind)[0] {
 		b.WriteString(clean(r.Name) + " ")
 	}
 	if r.Value == nil {

@@ -26,6 +26,9 @@ type scanFlags struct {
 	json          bool // JSON Lines, one target per line as it finishes
 	jsonDocument  bool // one JSON document at the end
 	quiet         bool // no progress bar, no summary on stderr
+	html          string
+	store         string // the agent's store: history for the report
+	policy        string // the refresh policy of the report's inventory
 	timeout       time.Duration
 	concurrency   int
 	caFile        string
@@ -92,6 +95,9 @@ any target failed, 2 on a usage error.`,
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON Lines: one object per target as soon as it is done (see docs/json-schema.md)")
 	cmd.Flags().BoolVar(&f.jsonDocument, "json-document", false, "print one JSON document with every target, in the order given, at the end")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on a terminal, no fleet summary on stderr")
+	cmd.Flags().StringVar(&f.html, "html", "", "also write a self-contained HTML report to `FILE` (docs/report.md)")
+	cmd.Flags().StringVar(&f.store, "store", "", "with --html: the agent's store `PATH`, for readings over time and parts' first-seen dates")
+	cmd.Flags().StringVar(&f.policy, "policy", "", "with --html: the refresh policy `FILE` of the report's inventory (default: docs/lifecycle.md)")
 	return cmd
 }
 
@@ -134,6 +140,11 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	rep, err := a.newScanReport(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
 	cfg := detector.DefaultConfig()
 	started := a.clock()
 	summary := newFleetSummary(started)
@@ -161,6 +172,7 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		}
 		as := assess(cfg, r.Snapshot)
 		summary.add(r, as)
+		rep.add(r, as)
 		switch {
 		case lines != nil:
 			if writeErr == nil {
@@ -176,6 +188,10 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	bar.finish()
 	if writeErr != nil {
 		return fmt.Errorf("writing the results: %w", writeErr)
+	}
+	rep.warnings(a)
+	if err := a.writeScanReport(ctx, rep); err != nil {
+		return err
 	}
 	switch {
 	case f.jsonDocument:
