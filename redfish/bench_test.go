@@ -2,7 +2,10 @@ package redfish_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stmcginnis/gofish"
 
@@ -59,51 +62,71 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-// gofishScan reads the same health resources with gofish v0.26.0's own
-// API, as a user of gofish would: the baseline the issue measures.
-// Decoding failures are skipped, as a tolerant gofish user would.
+// gofishScan reads the same health resources with gofish's own API
+// (redfishtest.GofishWalk): the baseline the issue measures.
 func gofishScan(b *testing.B, url string) {
-	c, err := gofish.Connect(gofish.ClientConfig{Endpoint: url, Username: "admin", Password: "password"})
+	if err := redfishtest.GofishWalk(context.Background(), gofish.ClientConfig{Endpoint: url, Username: "admin", Password: "password"}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// fleetBMCs and fleetWorkers shape BenchmarkFleet: the issue's 1,000 BMCs,
+// 64 scanned at once.
+const (
+	fleetBMCs    = 1000
+	fleetWorkers = 64
+	fleetLatency = 50 * time.Millisecond
+)
+
+// BenchmarkFleet scans 1,000 mock BMCs (public-rackmount1, 50 ms per
+// response, over loopback HTTP) 64 at a time with one-shot scans sharing a
+// memory pool, as prefail scan does: one op is the whole fleet. The mocks
+// share their rendered replies (redfishmock.WithReplyCache) so that the
+// profile is the reader's. For the figures the issue asks for:
+//
+//	go test ./redfish -run '^$' -bench Fleet -benchtime 1x -cpuprofile cpu.out -memprofile mem.out
+func BenchmarkFleet(b *testing.B) {
+	tree, err := redfishmock.Embedded("public-rackmount1")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Logout()
-	svc := c.GetService()
-	chassis, _ := svc.Chassis()
-	for _, ch := range chassis {
-		_, _ = ch.Thermal()
-		_, _ = ch.Power()
-		if ts, err := ch.ThermalSubsystem(); err == nil && ts != nil {
-			_, _ = ts.Fans()
-		}
-		if ps, err := ch.PowerSubsystem(); err == nil && ps != nil {
-			_, _ = ps.PowerSupplies()
-		}
-		_, _ = ch.Sensors()
-		_, _ = ch.EnvironmentMetrics()
-		_, _ = ch.Drives()
-	}
-	systems, _ := svc.Systems()
-	for _, s := range systems {
-		_, _ = s.Memory()
-		_, _ = s.Processors()
-		if st, err := s.Storage(); err == nil {
-			for _, x := range st {
-				_, _ = x.Drives()
+	for _, mode := range []struct {
+		name string
+		opts []redfishmock.Option
+	}{
+		{"expand", nil},
+		{"no-expand", []redfishmock.Option{redfishmock.WithoutExpand()}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			opts := append([]redfishmock.Option{redfishmock.WithLatency(fleetLatency), redfishmock.WithReplyCache(redfishmock.NewReplyCache())}, mode.opts...)
+			servers := make([]*redfishtest.TestServer, fleetBMCs)
+			for i := range servers {
+				servers[i] = redfishtest.NewServer(tree, opts...)
+				defer servers[i].Close()
 			}
-		}
-		if ls, err := s.LogServices(); err == nil {
-			for _, l := range ls {
-				_, _ = l.Entries()
+			pool := redfish.NewMemoryPool(256 << 20)
+			b.ReportAllocs()
+			var requests atomic.Int64
+			for b.Loop() {
+				requests.Store(0)
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range fleetWorkers {
+					wg.Go(func() {
+						for i := int(next.Add(1) - 1); i < len(servers); i = int(next.Add(1) - 1) {
+							snap, err := redfish.Scan(context.Background(), servers[i].URL,
+								redfish.WithCredentials(redfishmock.DefaultUser, redfishmock.DefaultPassword), redfish.WithMemoryPool(pool))
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							requests.Add(int64(snap.Requests))
+						}
+					})
+				}
+				wg.Wait()
 			}
-		}
-	}
-	managers, _ := svc.Managers()
-	for _, m := range managers {
-		if ls, err := m.LogServices(); err == nil {
-			for _, l := range ls {
-				_, _ = l.Entries()
-			}
-		}
+			b.ReportMetric(float64(requests.Load())/fleetBMCs, "requests/bmc")
+		})
 	}
 }

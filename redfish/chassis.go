@@ -16,10 +16,25 @@ import (
 // each physical part is reported once and none only one of them lists is
 // lost.
 
-func (s *scan) chassisArea() {
-	for _, ch := range s.top("/redfish/v1/Chassis") {
-		s.oneChassis(ch)
-	}
+// chassisRead is what was read of one chassis: the chassis and its
+// sub-resources, before any of it becomes components (buildChassis).
+type chassisRead struct {
+	ch, env                  node
+	ts, tsOther, ps, psOther node
+	tsOK, psOK               bool
+	sensorsLink              string
+	sensors, fans, psus      []node
+	metrics                  map[string]node // PowerSupplyMetrics by id
+	thermal, power           node            // legacy
+	drives                   []node          // the Chassis.Drives collection
+	events                   []model.Event
+}
+
+// readChassisAll reads every chassis at once.
+func (s *scan) readChassisAll(members []node) []chassisRead {
+	out := make([]chassisRead, len(members))
+	s.forEach(len(members), s.cfg.maxInFlight, func(w *scan, i int) { out[i] = w.readChassis(members[i]) })
+	return out
 }
 
 // sensor is one Sensor resource with how it is classified.
@@ -30,47 +45,112 @@ type sensor struct {
 	unit    string
 }
 
-func (s *scan) oneChassis(ch node) {
+// readChassis reads a chassis's sub-resources, each with its own walk at
+// once: the longest chain is PowerSubsystem, PowerSupplies, each PSU, its
+// Metrics, and each chain's reads are the ones the walk always made.
+func (s *scan) readChassis(ch node) chassisRead {
 	chID := nodeID(ch)
 	if !ch.ok() {
 		// The chassis resource itself could not be read (a warning says
 		// why). Its sub-resources have URIs fixed by the Chassis schema
 		// (Redfish.Uris): read those that exist, so that one malformed
 		// resource does not lose the fans and PSUs.
+		subs := []string{"ThermalSubsystem", "PowerSubsystem", "Sensors", "Thermal", "Power"}
+		found := make([]bool, len(subs))
+		s.forEach(len(subs), len(subs), func(w *scan, i int) { _, found[i] = w.probe(chID+"/"+subs[i], 1) })
 		m := map[string]any{}
-		for _, sub := range []string{"ThermalSubsystem", "PowerSubsystem", "Sensors", "Thermal", "Power"} {
-			if _, ok := s.probe(chID+"/"+sub, 1); ok {
+		for i, sub := range subs {
+			if found[i] {
 				m[sub] = map[string]any{"@odata.id": chID + "/" + sub}
 			}
 		}
 		ch = s.node(m, chID)
 	}
+	r := chassisRead{ch: ch, sensorsLink: ch.link("Sensors")}
+	s.together(
+		func(w *scan) { r.env, _, _ = w.sub(ch, chID, "EnvironmentMetrics", "EnvironmentMetrics", 0) },
+		func(w *scan) {
+			r.ts, r.tsOK, r.tsOther = w.sub(ch, chID, "ThermalSubsystem", "ThermalSubsystem", 2)
+			if r.tsOK {
+				r.fans = w.members(r.ts.link("Fans"), 0)
+			}
+		},
+		func(w *scan) {
+			r.ps, r.psOK, r.psOther = w.sub(ch, chID, "PowerSubsystem", "PowerSubsystem", 2)
+			if !r.psOK {
+				return
+			}
+			pl := r.ps.link("PowerSupplies")
+			r.psus = w.members(pl, 1)
+			var metrics []string
+			for _, pn := range r.psus {
+				if l := pn.link("Metrics"); l != "" {
+					metrics = append(metrics, l)
+				}
+			}
+			w.prefetch(pl, metrics, 2)
+			r.metrics = map[string]node{}
+			for i, m := range w.resources(metrics, 0) {
+				if m.ok() {
+					r.metrics[metrics[i]] = m
+				}
+			}
+		},
+		func(w *scan) {
+			if r.sensorsLink != "" {
+				r.sensors = w.members(r.sensorsLink, 0)
+			}
+		},
+		func(w *scan) { r.thermal, _ = w.legacy(ch, chID, "Thermal") },
+		func(w *scan) { r.power, _ = w.legacy(ch, chID, "Power") },
+		// Drives in the chassis: the Chassis.Drives collection (Redfish
+		// 2022.1), or Links.Drives (read after the systems walk, see run).
+		func(w *scan) {
+			if coll := ch.link("Drives"); coll != "" {
+				r.drives = w.members(coll, 0)
+			}
+		},
+		func(w *scan) {
+			if ls := ch.link("LogServices"); ls != "" {
+				r.events = w.readLogServices(ls, chID)
+			}
+		},
+	)
+	if r.sensorsLink == "" {
+		for _, o := range []node{r.tsOther, r.psOther} {
+			if o.ok() && typeIs(o, "SensorCollection") {
+				// A misdirected link that leads to the sensors.
+				r.sensorsLink = nodeID(o)
+				r.sensors = s.members(r.sensorsLink, 0)
+				break
+			}
+		}
+	}
+	return r
+}
+
+// buildChassis turns what was read of a chassis into components.
+func (s *scan) buildChassis(r chassisRead) {
+	ch := r.ch
+	chID := nodeID(ch)
 	h, state, conds := status(ch)
 	comp := model.Component{
 		Kind: model.KindChassis, ID: chID, Name: name(ch, chID), Health: h, State: state, Conditions: conds,
 		Inventory: inventory(ch), Location: location(ch), Source: chID,
 	}
-	if env, ok, _ := s.sub(ch, chID, "EnvironmentMetrics", "EnvironmentMetrics", 0); ok {
-		comp.Readings = envReadings(env)
+	if r.env.ok() {
+		comp.Readings = envReadings(r.env)
 	}
 	s.add(comp)
 
-	ts, tsOK, tsOther := s.sub(ch, chID, "ThermalSubsystem", "ThermalSubsystem", 2)
-	ps, psOK, psOther := s.sub(ch, chID, "PowerSubsystem", "PowerSubsystem", 2)
-	sensorsLink := ch.link("Sensors")
-	for _, o := range []node{tsOther, psOther} {
-		if sensorsLink == "" && o.ok() && typeIs(o, "SensorCollection") {
-			sensorsLink = nodeID(o) // a misdirected link that leads to the sensors
-		}
-	}
-	sensors, order := s.sensors(sensorsLink)
+	ts, ps := r.ts, r.ps
+	sensors, order := sensorsByID(r.sensors)
 	used := map[string]bool{} // sensor ids that became readings of a fan or PSU
 
 	// Fans: ThermalSubsystem, else legacy Thermal.
 	nFans := 0
-	if tsOK {
-		fans := s.members(ts.link("Fans"), 0)
-		for _, fn := range fans {
+	if r.tsOK {
+		for _, fn := range r.fans {
 			s.add(newFan(fn, chID, sensors, used))
 			nFans++
 		}
@@ -80,18 +160,13 @@ func (s *scan) oneChassis(ch node) {
 	}
 	// PSUs: PowerSubsystem, else legacy Power.
 	var psus []model.Component
-	if psOK {
-		pl := ps.link("PowerSupplies")
-		members := s.members(pl, 1)
-		var metrics []string
-		for _, pn := range members {
+	if r.psOK {
+		for _, pn := range r.psus {
+			var metrics node
 			if l := pn.link("Metrics"); l != "" {
-				metrics = append(metrics, l)
+				metrics = r.metrics[l]
 			}
-		}
-		s.prefetch(pl, metrics, 2)
-		for _, pn := range members {
-			psus = append(psus, s.newPSU(pn, chID, sensors, used))
+			psus = append(psus, newPSU(pn, metrics, chID, sensors, used))
 		}
 		for i, g := range ps.list("PowerSupplyRedundancy") {
 			s.addRedundancy(redundancyGroup(g, fmtID(nodeID(ps), "PowerSupplyRedundancy", i), model.KindPSU, healthOf(psus)))
@@ -137,7 +212,7 @@ func (s *scan) oneChassis(ch node) {
 	// Legacy resources, read whenever linked (a part they alone list must
 	// not be lost): fans and PSUs where the newer resources gave none, PSU
 	// readings only they have, temperatures and voltages that no Sensor is.
-	if th, ok := s.legacy(ch, chID, "Thermal"); ok {
+	if th := r.thermal; th.ok() {
 		if nFans == 0 {
 			for i, fn := range th.list("Fans") {
 				if fresh(fn, model.KindFan) {
@@ -154,7 +229,7 @@ func (s *scan) oneChassis(ch node) {
 			}
 		}
 	}
-	if pw, ok := s.legacy(ch, chID, "Power"); ok {
+	if pw := r.power; pw.ok() {
 		if len(psus) > 0 {
 			enrichPSUs(psus, pw.list("PowerSupplies"))
 		} else {
@@ -183,21 +258,15 @@ func (s *scan) oneChassis(ch node) {
 		s.addRedundancy(derivedPSURedundancy(chID, psus, s.chassisLoad(chID)))
 	}
 
-	// Drives in the chassis: the Chassis.Drives collection (Redfish
-	// 2022.1), or Links.Drives (read after the systems walk, see run).
-	if coll := ch.link("Drives"); coll != "" {
-		for _, dn := range s.members(coll, 0) {
-			s.add(drive(dn, chID))
-		}
+	for _, dn := range r.drives {
+		s.add(drive(dn, chID))
 	}
 	s.mu.Lock()
 	for _, did := range ch.obj("Links").links("Drives") {
 		s.chassisDrives = append(s.chassisDrives, struct{ id, chassis string }{did, chID})
 	}
 	s.mu.Unlock()
-	if ls := ch.link("LogServices"); ls != "" {
-		s.logServices(ls, chID)
-	}
+	s.addEvents(r.events)
 }
 
 // sensorIdentities are the keys by which a Sensor and a legacy Thermal or
@@ -253,14 +322,12 @@ func (s *scan) legacy(ch node, chID, prop string) (node, bool) {
 	return n, ok
 }
 
-// sensors reads a chassis's Sensors collection, expanded.
-func (s *scan) sensors(collID string) (map[string]sensor, []string) {
+// sensorsByID classifies a chassis's Sensors members, by id, in their
+// order.
+func sensorsByID(members []node) (map[string]sensor, []string) {
 	out := map[string]sensor{}
 	var order []string
-	if collID == "" {
-		return out, nil
-	}
-	for _, sn := range s.members(collID, 0) {
+	for _, sn := range members {
 		kind, reading, unit := classifySensor(sn)
 		id := sn.id()
 		if _, dup := out[id]; dup || id == "" {
@@ -414,8 +481,9 @@ func powerControl(n node, id, chID string) model.Component {
 	return c
 }
 
-// newPSU reads a PowerSupply resource and its PowerSupplyMetrics.
-func (s *scan) newPSU(pn node, chID string, sensors map[string]sensor, used map[string]bool) model.Component {
+// newPSU reads a PowerSupply resource and its PowerSupplyMetrics (m, not
+// ok when the PSU has none or it could not be read).
+func newPSU(pn, m node, chID string, sensors map[string]sensor, used map[string]bool) model.Component {
 	h, state, conds := status(pn)
 	c := model.Component{
 		Kind: model.KindPSU, ID: pn.id(), Name: name(pn, pn.id()), Chassis: chID, Health: h, State: state, Conditions: conds,
@@ -424,32 +492,30 @@ func (s *scan) newPSU(pn node, chID string, sensors map[string]sensor, used map[
 	if lis := pn.str("LineInputStatus"); lis != "" && lis != "Normal" && lis != "Unknown" {
 		c.Conditions = append(c.Conditions, model.Condition{MessageID: "LineInputStatus." + lis, Message: "line input status " + lis, Severity: model.SeverityWarning})
 	}
-	if ml := pn.link("Metrics"); ml != "" {
-		if m, ok := s.resource(ml, 0); ok {
-			for _, f := range []struct{ key, name, unit string }{
-				{"InputVoltage", "input_voltage", "V"}, {"InputCurrentAmps", "input_current", "A"},
-				{"InputPowerWatts", "input_power", "W"}, {"OutputPowerWatts", "output_power", "W"},
-				{"TemperatureCelsius", "temperature", "Cel"}, {"FrequencyHz", "frequency", "Hz"},
-				// FanSpeedPercent: the PSU's own fan (deprecated in
-				// PowerSupplyMetrics v1.1 for the FanSpeedsPercent array).
-				{"FanSpeedPercent", "fan_speed_percent", "%"},
-			} {
-				if r, ok := excerptReading(m.obj(f.key), f.name, f.unit, sensors, used); ok {
+	if m.ok() {
+		for _, f := range []struct{ key, name, unit string }{
+			{"InputVoltage", "input_voltage", "V"}, {"InputCurrentAmps", "input_current", "A"},
+			{"InputPowerWatts", "input_power", "W"}, {"OutputPowerWatts", "output_power", "W"},
+			{"TemperatureCelsius", "temperature", "Cel"}, {"FrequencyHz", "frequency", "Hz"},
+			// FanSpeedPercent: the PSU's own fan (deprecated in
+			// PowerSupplyMetrics v1.1 for the FanSpeedsPercent array).
+			{"FanSpeedPercent", "fan_speed_percent", "%"},
+		} {
+			if r, ok := excerptReading(m.obj(f.key), f.name, f.unit, sensors, used); ok {
+				c.Readings = append(c.Readings, r)
+			}
+		}
+		if _, ok := c.Reading("fan_speed_percent"); !ok {
+			if fans := m.list("FanSpeedsPercent"); len(fans) > 0 {
+				if r, ok := excerptReading(fans[0], "fan_speed_percent", "%", sensors, used); ok {
 					c.Readings = append(c.Readings, r)
 				}
 			}
-			if _, ok := c.Reading("fan_speed_percent"); !ok {
-				if fans := m.list("FanSpeedsPercent"); len(fans) > 0 {
-					if r, ok := excerptReading(fans[0], "fan_speed_percent", "%", sensors, used); ok {
-						c.Readings = append(c.Readings, r)
-					}
-				}
-			}
-			for _, key := range []string{"RailVoltage", "RailCurrentAmps", "FanSpeedsPercent"} {
-				for _, ex := range m.list(key) {
-					if src := normID(ex.str("DataSourceUri")); src != "" {
-						used[src] = true
-					}
+		}
+		for _, key := range []string{"RailVoltage", "RailCurrentAmps", "FanSpeedsPercent"} {
+			for _, ex := range m.list(key) {
+				if src := normID(ex.str("DataSourceUri")); src != "" {
+					used[src] = true
 				}
 			}
 		}

@@ -3,11 +3,14 @@
 // voltages, power, drives), every system (memory, processors, storage) and
 // every manager (the BMC itself and its logs).
 //
-// It is built on gofish for the transport, but decodes resources itself,
-// leniently (see node.go), and walks the tree with as few requests as the
-// service allows: one session reused over keep-alive connections, $expand
-// where the service root advertises it, and a cache so that a resource
-// delivered inside another response is never fetched again.
+// It decodes resources itself, leniently (see node.go), and walks the tree
+// with as few requests as the service allows: one session reused over
+// keep-alive connections, $expand where the service root advertises it,
+// and a cache so that a resource delivered inside another response is
+// never fetched again. Reads that do not depend on each other (members,
+// a chassis's sub-resources, logs, metrics) are made at once, within
+// WithMaxInFlight, in a way that keeps the requests and the snapshot the
+// same whichever response comes first (see view, scan.together).
 package redfish
 
 import (
@@ -104,7 +107,7 @@ func (c *Client) Scan(ctx context.Context) (*model.Snapshot, error) {
 		}
 	}
 
-	s := &scan{f: newFetcher(ctx, c), cfg: &c.cfg, log: c.cfg.logger}
+	s := &scan{f: newRootView(ctx, c), cfg: &c.cfg, log: c.cfg.logger, results: &results{}}
 	s.run()
 	// What the walk decoded is garbage once the snapshot is built.
 	defer s.f.budget.release()
@@ -172,15 +175,20 @@ func Scan(ctx context.Context, endpoint string, opts ...Option) (*model.Snapshot
 	return snap, err
 }
 
-// scan is the state of one walk of the tree. The three top collections are
-// read at once, then the areas are walked in a fixed order, each reading a
-// collection's members concurrently; the in-flight bound is the client's
-// (WithMaxInFlight).
+// scan is one walk of the tree: its view of what was read (see view), and
+// the snapshot all the walks of one scan report into. The three top
+// collections are read at once, then every part of the tree below them by
+// walks of their own, concurrently, within the client's in-flight bound
+// (WithMaxInFlight); the snapshot is built once everything is read.
 type scan struct {
-	f   *fetcher
+	f   *view
 	cfg *config
 	log zerolog.Logger
+	*results
+}
 
+// results is what the walks of one scan report.
+type results struct {
 	mu         sync.Mutex
 	comps      []model.Component
 	redundancy []model.RedundancyGroup

@@ -14,45 +14,71 @@ import (
 // a 1,000-entry SEL costs one or two requests and does not dominate the
 // scan.
 
-func (s *scan) managersArea() {
-	for _, mn := range s.top("/redfish/v1/Managers") {
-		mID := nodeID(mn)
-		if !mn.ok() {
-			continue
-		}
-		h, state, conds := status(mn)
-		inv := inventory(mn)
-		if t := mn.str("ManagerType"); t != "" && inv.Model == "" {
-			inv.Model = t
-		}
-		s.add(model.Component{
-			Kind: model.KindBMC, ID: mID, Name: name(mn, mID), Health: h, State: state, Conditions: conds,
-			Inventory: inv, Source: mID,
-		})
-		if ls := mn.link("LogServices"); ls != "" {
-			s.logServices(ls, mID)
-		}
-	}
+// managerRead is what was read of one manager.
+type managerRead struct {
+	mn     node
+	events []model.Event
 }
 
-// logServices reads every log service of a collection.
-func (s *scan) logServices(collID, owner string) {
-	if s.cfg.maxLogEntries <= 0 {
+// readManagers reads every manager's logs at once.
+func (s *scan) readManagers(members []node) []managerRead {
+	out := make([]managerRead, len(members))
+	s.forEach(len(members), s.cfg.maxInFlight, func(w *scan, i int) {
+		mn := members[i]
+		out[i].mn = mn
+		if ls := mn.link("LogServices"); ls != "" && mn.ok() {
+			out[i].events = w.readLogServices(ls, nodeID(mn))
+		}
+	})
+	return out
+}
+
+func (s *scan) buildManager(r managerRead) {
+	mn := r.mn
+	mID := nodeID(mn)
+	if !mn.ok() {
 		return
 	}
-	for _, svc := range s.members(collID, 0) {
+	h, state, conds := status(mn)
+	inv := inventory(mn)
+	if t := mn.str("ManagerType"); t != "" && inv.Model == "" {
+		inv.Model = t
+	}
+	s.add(model.Component{
+		Kind: model.KindBMC, ID: mID, Name: name(mn, mID), Health: h, State: state, Conditions: conds,
+		Inventory: inv, Source: mID,
+	})
+	s.addEvents(r.events)
+}
+
+// readLogServices reads every log service of a collection, at once, and
+// returns their events (in the services' order), owned by owner unless
+// an entry names its origin.
+func (s *scan) readLogServices(collID, owner string) []model.Event {
+	if s.cfg.maxLogEntries <= 0 {
+		return nil
+	}
+	services := s.members(collID, 0)
+	perService := make([][]model.Event, len(services))
+	s.forEach(len(services), s.cfg.maxInFlight, func(w *scan, i int) {
+		svc := services[i]
 		entries := svc.link("Entries")
 		if entries == "" {
-			continue
+			return
 		}
-		ev := s.entries(entries, svc.id())
-		for i := range ev {
-			if ev[i].Component == "" {
-				ev[i].Component = owner
+		ev := w.entries(entries, svc.id())
+		for j := range ev {
+			if ev[j].Component == "" {
+				ev[j].Component = owner
 			}
 		}
-		s.addEvents(ev)
+		perService[i] = ev
+	})
+	var out []model.Event
+	for _, ev := range perService {
+		out = append(out, ev...)
 	}
+	return out
 }
 
 // entries reads the newest N entries of one log. Services order entries
@@ -114,8 +140,12 @@ func (s *scan) entryNodes(page node, limit int) []node {
 	if len(out) == 0 && len(refs) > limit {
 		refs = refs[len(refs)-limit:]
 	}
-	for _, r := range refs {
-		if n, ok := s.resource(r.id(), 0); ok {
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.id()
+	}
+	for _, n := range s.resources(ids, 0) {
+		if n.ok() {
 			out = append(out, n)
 		}
 	}

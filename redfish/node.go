@@ -33,6 +33,18 @@ type node struct {
 // so that large integers (capacities, serials) lose no precision.
 // Errors wrap ErrMalformed and say where the JSON broke.
 func parseResource(body []byte) (map[string]any, error) {
+	if v, ok := parseJSON(body); ok {
+		if m, ok := v.(map[string]any); ok {
+			return m, nil
+		}
+	}
+	// Not a JSON object: encoding/json says why, in the words the
+	// reader's warnings have always used.
+	return parseResourceSlowly(body)
+}
+
+// parseResourceSlowly is parseResource through encoding/json.
+func parseResourceSlowly(body []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any

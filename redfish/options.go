@@ -72,7 +72,10 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpCli
 // log service (default 100; 0 skips logs).
 func WithMaxLogEntries(n int) Option { return func(c *config) { c.maxLogEntries = n } }
 
-// WithMaxInFlight bounds the requests in flight to one BMC (default 4).
+// WithMaxInFlight bounds the requests in flight to one BMC (default 4):
+// the reads that do not depend on each other go at once up to it. A
+// service without $expand costs a request per resource (public-rackmount1:
+// 82), so this bound, not the depth of the tree, sets its scan time.
 func WithMaxInFlight(n int) Option {
 	return func(c *config) {
 		if n > 0 {

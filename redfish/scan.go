@@ -24,42 +24,119 @@ const maxPages = 50
 func (s *scan) run() {
 	s.seen = map[string]int{}
 	// The three top collections are the big responses: ask for them at
-	// once (bounded by WithMaxInFlight). The walks that follow run in a
-	// fixed order, so that what one walk leaves in the cache for another
-	// is the same every time and two scans of one server cost the same
-	// number of requests. Systems go first: the drives they reach through
-	// Storage are those chassis link to.
+	// once (bounded by WithMaxInFlight).
 	tops := []string{"/redfish/v1/Systems", "/redfish/v1/Chassis", "/redfish/v1/Managers"}
-	var wg sync.WaitGroup
-	for _, id := range tops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = s.f.get(id, topLevels) // errors are remembered and reported by the walk
-		}()
-	}
-	wg.Wait()
+	s.forEach(len(tops), len(tops), func(w *scan, i int) {
+		_, _ = w.f.get(tops[i], topLevels) // errors are remembered and reported by the walk
+	})
 	defer func() {
 		if s.cut > 0 {
 			s.warn(s.f.c.endpoint, fmt.Sprintf("the scan was cut short (%v): %d reads were not made; what is reported is what was read before", context.Cause(s.f.ctx), s.cut))
 		}
 	}()
-	s.systemsArea()
-	s.chassisArea()
-	s.managersArea()
+	// Everything below the top collections is read at once, each part of
+	// the tree by a walk of its own (see view: what a walk requests does
+	// not depend on the others' timing), within WithMaxInFlight; then
+	// the snapshot is built from what was read, in a fixed order (systems,
+	// chassis, managers), so that it does not depend on timing either.
+	var (
+		systems  []systemRead
+		chassis  []chassisRead
+		managers []managerRead
+	)
+	sys, sysOK := s.top(tops[0])
+	ch, chOK := s.top(tops[1])
+	mgr, mgrOK := s.top(tops[2])
+	s.together(
+		func(w *scan) {
+			if sysOK {
+				systems = w.readSystems(w.topMembers(sys))
+			}
+		},
+		func(w *scan) {
+			if chOK {
+				chassis = w.readChassisAll(w.topMembers(ch))
+			}
+		},
+		func(w *scan) {
+			if mgrOK {
+				managers = w.readManagers(w.topMembers(mgr))
+			}
+		},
+	)
+	for _, r := range systems {
+		s.buildSystem(r)
+	}
+	for _, r := range chassis {
+		s.buildChassis(r)
+	}
+	for _, r := range managers {
+		s.buildManager(r)
+	}
 	// Drives a chassis only links to (Links.Drives) are mostly the ones the
 	// systems walk reached through Storage: read only those it did not.
+	var ids, owners []string
+	listed := map[string]bool{}
 	for _, d := range s.chassisDrives {
-		s.mu.Lock()
-		_, seen := s.seen[d.id]
-		s.mu.Unlock()
-		if seen {
+		if _, seen := s.seen[d.id]; seen || listed[d.id] {
 			continue
 		}
-		if dn, ok := s.resource(d.id, 0); ok {
-			s.add(drive(dn, d.chassis))
+		listed[d.id] = true
+		ids, owners = append(ids, d.id), append(owners, d.chassis)
+	}
+	for i, dn := range s.resources(ids, 0) {
+		if dn.ok() {
+			s.add(drive(dn, owners[i]))
 		}
 	}
+}
+
+// fork returns a walk that reads with a view of its own (see view) and
+// reports into s's snapshot.
+func (s *scan) fork() *scan {
+	return &scan{f: s.f.fork(), cfg: s.cfg, log: s.log, results: s.results}
+}
+
+// together runs each walk in a fork of s at once, and returns when all
+// are done, s's view then knowing what they learnt (taken in the order
+// given, so that it is the same whatever finished first).
+func (s *scan) together(walks ...func(w *scan)) {
+	s.forEach(len(walks), len(walks), func(w *scan, i int) { walks[i](w) })
+}
+
+// forEach runs walk(w, i) for i in [0, n), each in a fork of s, at most
+// limit at once (a hostile BMC's 2,000 members are not 2,000 goroutines),
+// and returns when all are done, s's view then knowing what they learnt
+// (taken in the order of i).
+func (s *scan) forEach(n, limit int, walk func(w *scan, i int)) {
+	if n == 0 {
+		return
+	}
+	forks := make([]*scan, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, limit))
+	for i := range n {
+		forks[i] = s.fork()
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			walk(forks[i], i)
+		})
+	}
+	wg.Wait()
+	for _, f := range forks {
+		s.f.absorb(f.f)
+	}
+}
+
+// resources reads each id (concurrently, within WithMaxInFlight): a node
+// per id, not ok for one that could not be read (a warning says why).
+func (s *scan) resources(ids []string, levels int) []node {
+	out := make([]node, len(ids))
+	s.forEach(len(ids), s.cfg.maxInFlight, func(w *scan, i int) {
+		out[i], _ = w.resource(ids[i], levels)
+	})
+	return out
 }
 
 // node wraps a decoded resource for lenient field access.
@@ -92,14 +169,14 @@ func (s *scan) warnErr(url string, err error) {
 	s.warn(url, err.Error())
 }
 
-// top fetches one of the top collections and returns its members. A 404
-// just means the service has none (a PDU has no Systems); any other
-// failure is fatal for the scan only if nothing at all could be read.
-func (s *scan) top(id string) []node {
+// top fetches one of the top collections. A 404 just means the service
+// has none (a PDU has no Systems); any other failure is fatal for the
+// scan only if nothing at all could be read.
+func (s *scan) top(id string) (node, bool) {
 	m, err := s.collection(id, topLevels)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil
+			return node{}, false
 		}
 		s.mu.Lock()
 		if s.fatal == nil {
@@ -108,13 +185,19 @@ func (s *scan) top(id string) []node {
 			// The same refusal of the three top collections is one
 			// problem: said once, by the scan's error or its warning.
 			s.mu.Unlock()
-			return nil
+			return node{}, false
 		}
 		s.mu.Unlock()
 		s.warnErr(id, err)
-		return nil
+		return node{}, false
 	}
-	return s.collectMembers(s.node(m, id), id, topLevels-1, true)
+	return s.node(m, id), true
+}
+
+// topMembers are a top collection's members; one that could not be read
+// is kept as a node that is not ok (see collectMembers).
+func (s *scan) topMembers(coll node) []node {
+	return s.collectMembers(coll, coll.url, topLevels-1, true)
 }
 
 // sameFailure reports whether two failed reads failed the same way: the
@@ -214,8 +297,7 @@ func (s *scan) collectMembers(coll node, collID string, levels int, keepBroken b
 	// in-flight bound (WithMaxInFlight); the order stays the listing's.
 	slots := make([]node, len(items))
 	read := make([]bool, len(items))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.cfg.maxInFlight)
+	var fetch []int
 	for i, it := range items {
 		id := it.id()
 		if cached, ok := s.f.cached(id); ok && id != "" {
@@ -235,22 +317,21 @@ func (s *scan) collectMembers(coll node, collID string, levels int, keepBroken b
 			slots[i], read[i] = s.node(it.m, id), true
 			continue
 		}
-		if id == "" {
-			continue
+		if id != "" {
+			fetch = append(fetch, i)
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if n, ok := s.resource(id, levels); ok {
-				slots[i], read[i] = n, true
-			} else if keepBroken {
-				// The member exists (it is listed) but could not be read:
-				// callers may still reach its standard sub-resources.
-				slots[i], read[i] = node{url: id, warn: s.warn}, true
-			}
-		})
 	}
-	wg.Wait()
+	s.forEach(len(fetch), s.cfg.maxInFlight, func(w *scan, j int) {
+		i := fetch[j]
+		id := items[i].id()
+		if n, ok := w.resource(id, levels); ok {
+			slots[i], read[i] = n, true
+		} else if keepBroken {
+			// The member exists (it is listed) but could not be read:
+			// callers may still reach its standard sub-resources.
+			slots[i], read[i] = node{url: id, warn: s.warn}, true
+		}
+	})
 	out := make([]node, 0, len(items))
 	for i := range slots {
 		if read[i] {
@@ -381,6 +462,14 @@ func (s *scan) components() []model.Component {
 		return out[i].ID < out[j].ID
 	})
 	sort.SliceStable(s.redundancy, func(i, j int) bool { return s.redundancy[i].ID < s.redundancy[j].ID })
+	// Warnings by what they are about: the walks that find them run at
+	// once, in any order.
+	sort.SliceStable(s.warnings, func(i, j int) bool {
+		if s.warnings[i].Source != s.warnings[j].Source {
+			return s.warnings[i].Source < s.warnings[j].Source
+		}
+		return s.warnings[i].Message < s.warnings[j].Message
+	})
 	sort.SliceStable(s.events, func(i, j int) bool {
 		if !s.events[i].Time.Equal(s.events[j].Time) {
 			return s.events[i].Time.Before(s.events[j].Time)

@@ -9,16 +9,88 @@ import (
 // Systems: the host's memory, processors and storage (drives reached
 // through Storage, or SimpleStorage on older services), and its logs.
 
-func (s *scan) systemsArea() {
-	for _, sys := range s.top("/redfish/v1/Systems") {
-		s.oneSystem(sys)
-	}
+// systemRead is what was read of one system.
+type systemRead struct {
+	sys                node
+	memory, processors []node
+	storage            []storageRead
+	simpleStorage      []node // read only when Storage gave no drive
+	events             []model.Event
 }
 
-func (s *scan) oneSystem(sys node) {
+// storageRead is one Storage resource with its controllers (the
+// Controllers collection, where StorageControllers is not given) and the
+// drives that could be read.
+type storageRead struct {
+	st          node
+	controllers []node
+	drives      []node
+}
+
+// readSystems reads every system at once.
+func (s *scan) readSystems(members []node) []systemRead {
+	out := make([]systemRead, len(members))
+	s.forEach(len(members), s.cfg.maxInFlight, func(w *scan, i int) {
+		out[i].sys = members[i]
+		if members[i].ok() { // else warned; a system's parts are not worth guessing URIs for
+			w.readSystem(&out[i])
+		}
+	})
+	return out
+}
+
+// readSystem reads a system's memory, processors, storage and logs at once.
+func (s *scan) readSystem(r *systemRead) {
+	sys := r.sys
+	s.together(
+		func(w *scan) { r.memory = w.members(sys.link("Memory"), 0) },
+		func(w *scan) { r.processors = w.members(sys.link("Processors"), 0) },
+		func(w *scan) {
+			storage := w.members(sys.link("Storage"), 1)
+			r.storage = make([]storageRead, len(storage))
+			w.forEach(len(storage), w.cfg.maxInFlight, func(x *scan, i int) { r.storage[i] = x.readStorage(storage[i]) })
+			for _, st := range r.storage {
+				if len(st.drives) > 0 {
+					return
+				}
+			}
+			r.simpleStorage = w.members(sys.link("SimpleStorage"), 0)
+		},
+		func(w *scan) {
+			if ls := sys.link("LogServices"); ls != "" {
+				r.events = w.readLogServices(ls, nodeID(sys))
+			}
+		},
+	)
+}
+
+// readStorage reads one Storage resource's controllers and drives.
+func (s *scan) readStorage(st node) storageRead {
+	r := storageRead{st: st}
+	s.together(
+		func(w *scan) {
+			if cl := st.link("Controllers"); cl != "" && len(st.list("StorageControllers")) == 0 {
+				r.controllers = w.members(cl, 0)
+			}
+		},
+		func(w *scan) {
+			ids := st.links("Drives")
+			w.prefetch(nodeID(st), ids, 1)
+			for _, dn := range w.resources(ids, 0) {
+				if dn.ok() {
+					r.drives = append(r.drives, dn)
+				}
+			}
+		},
+	)
+	return r
+}
+
+func (s *scan) buildSystem(r systemRead) {
+	sys := r.sys
 	sysID := nodeID(sys)
 	if !sys.ok() {
-		return // warned; a system's parts are not worth guessing URIs for
+		return
 	}
 	h, state, conds := status(sys)
 	inv := inventory(sys)
@@ -35,49 +107,29 @@ func (s *scan) oneSystem(sys node) {
 	if l := sys.obj("Links").links("Chassis"); len(l) > 0 {
 		chID = l[0]
 	}
-
-	for _, mn := range s.members(sys.link("Memory"), 0) {
+	for _, mn := range r.memory {
 		s.add(memory(mn, chID))
 	}
-	for _, pn := range s.members(sys.link("Processors"), 0) {
+	for _, pn := range r.processors {
 		s.add(processor(pn, chID))
 	}
-	drives := 0
-	for _, st := range s.members(sys.link("Storage"), 1) {
-		drives += s.storage(st, chID)
-	}
-	if drives == 0 {
-		for _, ss := range s.members(sys.link("SimpleStorage"), 0) {
-			for i, d := range ss.list("Devices") {
-				s.add(simpleDevice(d, fmtID(ss.id(), "Devices", i), chID))
-			}
+	for _, st := range r.storage {
+		for i, c := range st.st.list("StorageControllers") {
+			s.add(storageController(c, fmtID(st.st.id(), "StorageControllers", i), chID))
 		}
-	}
-	if ls := sys.link("LogServices"); ls != "" {
-		s.logServices(ls, sysID)
-	}
-}
-
-// storage reads one Storage resource: its controllers and drives. It
-// returns the number of drives.
-func (s *scan) storage(st node, chID string) int {
-	for i, c := range st.list("StorageControllers") {
-		s.add(storageController(c, fmtID(st.id(), "StorageControllers", i), chID))
-	}
-	if cl := st.link("Controllers"); cl != "" && len(st.list("StorageControllers")) == 0 {
-		for _, c := range s.members(cl, 0) {
+		for _, c := range st.controllers {
 			s.add(storageController(c, c.id(), chID))
 		}
-	}
-	n := 0
-	s.prefetch(nodeID(st), st.links("Drives"), 1)
-	for _, did := range st.links("Drives") {
-		if dn, ok := s.resource(did, 0); ok {
+		for _, dn := range st.drives {
 			s.add(drive(dn, chID))
-			n++
 		}
 	}
-	return n
+	for _, ss := range r.simpleStorage {
+		for i, d := range ss.list("Devices") {
+			s.add(simpleDevice(d, fmtID(ss.id(), "Devices", i), chID))
+		}
+	}
+	s.addEvents(r.events)
 }
 
 func storageController(c node, id, chID string) model.Component {

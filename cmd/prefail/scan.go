@@ -145,6 +145,13 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		return err
 	}
 	defer rep.close()
+	if a.getenv("GOGC") == "" {
+		// A one-shot scan allocates and drops each BMC's decoded answers
+		// and keeps little: collecting half as often takes 10-20% off its
+		// CPU for 15-30 MB (bench/fleet, 1,000 BMCs). Not for the agent,
+		// whose memory is its budget.
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+	}
 	cfg := detector.DefaultConfig()
 	started := a.clock()
 	summary := newFleetSummary(started)

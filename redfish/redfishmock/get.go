@@ -9,8 +9,46 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
+
+// ReplyCache holds computed GET replies shared by servers (WithReplyCache).
+type ReplyCache struct {
+	mu      sync.Mutex
+	replies map[string]*cachedReply
+}
+
+// cachedReply is computed once; concurrent requests for it wait for it.
+type cachedReply struct {
+	once sync.Once
+	rep  reply
+}
+
+// NewReplyCache returns an empty cache.
+func NewReplyCache() *ReplyCache { return &ReplyCache{replies: map[string]*cachedReply{}} }
+
+// Len is the number of replies held.
+func (c *ReplyCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.replies)
+}
+
+func (c *ReplyCache) get(key string, compute func() reply) reply {
+	c.mu.Lock()
+	e, ok := c.replies[key]
+	if !ok {
+		e = &cachedReply{}
+		c.replies[key] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		e.rep = compute()
+		e.rep.etag = etagOf(e.rep.body)
+	})
+	return e.rep
+}
 
 // expandQuery is a parsed $expand value.
 type expandQuery struct {
@@ -77,9 +115,23 @@ func (s *Server) get(r *http.Request, p string) reply {
 	}
 	rewrite := (p == ServiceRoot && !s.opts.dmtf) || s.opts.dmtf || s.opts.scenario.touches(p) ||
 		hasExpand || hasTop || hasSkip || p == sessionCollection
+	if c := s.opts.replies; c != nil && s.opts.scenario == nil && p != sessionCollection {
+		return c.get(p+"?"+r.URL.RawQuery, func() reply {
+			if !rewrite {
+				return reply{status: http.StatusOK, body: raw, contentType: s.tree.contentType(p)}
+			}
+			return s.rewrite(p, raw, query, expandArg, hasExpand, hasTop, hasSkip, t)
+		})
+	}
 	if !rewrite {
 		return reply{status: http.StatusOK, body: raw, contentType: s.tree.contentType(p)}
 	}
+	return s.rewrite(p, raw, query, expandArg, hasExpand, hasTop, hasSkip, t)
+}
+
+// rewrite serves a tree body changed by the request's query, the scenario
+// or the server's own state.
+func (s *Server) rewrite(p string, raw []byte, query url.Values, expandArg []string, hasExpand, hasTop, hasSkip bool, t time.Duration) reply {
 	doc, err := s.decoded(p, raw)
 	if err != nil {
 		// Broken captures are served as they are: the reader must cope.

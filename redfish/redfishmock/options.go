@@ -26,6 +26,7 @@ type options struct {
 	scenario       *Scenario
 	maxSessions    int
 	dmtf           bool
+	replies        *ReplyCache
 }
 
 func defaultOptions() options {
@@ -66,6 +67,17 @@ func WithMaxSessions(n int) Option { return func(o *options) { o.maxSessions = n
 // every response, $expand only on collections and one level, the service
 // root served as captured, @Redfish.Copyright stripped.
 func WithDMTFMockupServerBehaviour() Option { return func(o *options) { o.dmtf = true } }
+
+// WithReplyCache keeps the GET replies the server computes ($expand,
+// $top/$skip, the service root) and their ETags in c, and serves them
+// from it again: a fleet of mock BMCs in a benchmark, built from one tree
+// with the same options, then pays for each distinct reply once instead
+// of once per BMC, and the mocks' CPU does not crowd out the client
+// measured on the same cores. Servers sharing c must serve the same tree with the same
+// options. Replies that change over time (a scenario's, the sessions')
+// are never cached; authentication, latency, faults and request counting
+// stay per server.
+func WithReplyCache(c *ReplyCache) Option { return func(o *options) { o.replies = c } }
 
 // FaultKind is what an injected fault does to a response.
 type FaultKind int

@@ -150,6 +150,7 @@ type reply struct {
 	status      int
 	body        []byte
 	contentType string
+	etag        string // computed from body when empty
 }
 
 func jsonReply(status int, body []byte) reply {
@@ -397,6 +398,13 @@ func notFound(p string) reply {
 		"Place a valid resource at the URI or correct the URI and resubmit the request.", p)
 }
 
+// etagOf is a strong ETag for body.
+func etagOf(body []byte) string {
+	sum := fnv.New64a()
+	sum.Write(body)
+	return fmt.Sprintf(`"%016x"`, sum.Sum64())
+}
+
 // write sends rep, mangled by fault when one fired.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, rep reply, fault *Fault) {
 	h := w.Header()
@@ -404,9 +412,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rep reply, fault 
 		rep.contentType = "application/json"
 	}
 	h.Set("Content-Type", rep.contentType)
-	sum := fnv.New64a()
-	sum.Write(rep.body)
-	etag := fmt.Sprintf(`"%016x"`, sum.Sum64())
+	etag := rep.etag
+	if etag == "" {
+		etag = etagOf(rep.body)
+	}
 	h.Set("ETag", etag)
 	if rep.status == http.StatusOK && r.Header.Get("If-None-Match") == etag && fault == nil {
 		w.WriteHeader(http.StatusNotModified)
