@@ -136,6 +136,26 @@ type DiskConfig struct {
 	NormalizedHorizon  Duration `json:"normalized_horizon"`
 	NormalizedForecast float64  `json:"normalized_forecast"`
 	NormalizedMinDrop  float64  `json:"normalized_min_drop"`
+	// Model is the learned risk model (diskmodel.go): one more signal,
+	// beside the counters above.
+	Model DiskModelConfig `json:"model"`
+}
+
+// DiskModelConfig switches the learned disk model (the embedded
+// detector/diskmodel/disk-model-v1.json) and weighs it. The model's own
+// weights live in its file, not here.
+type DiskModelConfig struct {
+	// Enabled adds the model's score to every drive's reasons; false
+	// leaves the rules alone.
+	Enabled bool `json:"enabled"`
+	// Weight scales the model's score: its reason scores Weight x
+	// sigmoid(logit - alarm_logit), so at the file's alarm point (tuned
+	// on the tune split) a Weight of 1 scores 0.5, degrading on its own.
+	Weight float64 `json:"weight"`
+
+	// parsed is the model itself (DefaultConfig loads the embedded file;
+	// UseModel replaces it): not configuration, so not JSON.
+	parsed *DiskModel
 }
 
 // CounterConfig is one SMART counter signal.
@@ -395,6 +415,10 @@ func DefaultConfig() Config {
 			NormalizedHorizon:   30 * day,
 			NormalizedForecast:  0.8,
 			NormalizedMinDrop:   3,
+			// Off by default: on the 2018 validate split it adds one
+			// failure caught and one healthy drive flagged, and raises
+			// the new onsets (docs/evaluation.md).
+			Model: DiskModelConfig{Enabled: false, Weight: 1, parsed: embeddedDiskModel()},
 		},
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
 			SiblingGap: 0.15, JitterRatio: 3, JitterWindow: day, JitterFloor: 0.005,
@@ -476,6 +500,15 @@ func (c Config) Validate() error {
 	if c.Disk.NormalizedWindow <= 0 || c.Disk.NormalizedHorizon <= 0 {
 		return fmt.Errorf("detector config: disk.normalized_window and disk.normalized_horizon must be > 0, got %s and %s",
 			c.Disk.NormalizedWindow.D(), c.Disk.NormalizedHorizon.D())
+	}
+	if c.Disk.Model.Weight < 0 || c.Disk.Model.Weight > 1 {
+		return fmt.Errorf("detector config: disk.model.weight must be in [0, 1], got %g", c.Disk.Model.Weight)
+	}
+	if c.Disk.Model.Enabled && c.Disk.Model.parsed == nil {
+		if _, err := DefaultDiskModel(); err != nil {
+			return fmt.Errorf("detector config: disk.model: %w", err)
+		}
+		return fmt.Errorf("detector config: disk.model.enabled but no model loaded (start from DefaultConfig, or UseModel)")
 	}
 	if c.Fan.ZoneMinChanges < 3 || c.Fan.StepRatio < 0 {
 		return fmt.Errorf("detector config: fan.zone_min_changes must be >= 3 and fan.step_ratio >= 0, got %d and %g", c.Fan.ZoneMinChanges, c.Fan.StepRatio)

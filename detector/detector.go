@@ -41,6 +41,9 @@ func New(cfg Config) (*Detector, error) {
 	for _, r := range []string{"available_spare", "percentage_used", "critical_warning", "media_life_left", "self_tests_failed"} {
 		d.driveReadings[r] = true
 	}
+	for _, r := range diskModelReadings(&cfg.Disk) {
+		d.driveReadings[r] = true
+	}
 	return d, nil
 }
 

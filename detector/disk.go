@@ -66,6 +66,7 @@ func (d *Detector) evalDisk(comp *component, now time.Time) evaluation {
 	}
 	d.diskWear(comp, nowU, &ev)
 	d.diskNormalized(comp, nowU, &ev)
+	d.diskModel(comp, nowU, &ev)
 	return ev
 }
 

@@ -7,8 +7,12 @@
 //
 // The package is pure: no I/O, no clock, no goroutines. A replay feeds a
 // Tracker with every row's label and every alarm; Evaluate turns the
-// drives into a Report. docs/evaluation.md gives the protocol and every
-// formula.
+// drives into a Report. For a whole frontier a replay records each
+// predictor's score per row instead (Traces: the detector's risk, a rule
+// family's statistic, Families); Sweep evaluates the thresholds that
+// matter, replaying the detector's state machine (Hysteresis) or a rule
+// (Above) over them; PlotSVG draws the frontiers. docs/evaluation.md
+// gives the protocol and every formula.
 package evaluation
 
 import (
@@ -482,10 +486,11 @@ type Rule struct {
 	Columns     []string
 }
 
-// rules are the baselines, by name (a read-only table).
+// rules are the baselines, by name (a read-only table); each is its
+// family's rule at k = 0 (Families).
 var rules = []Rule{
 	{Name: "backblaze", Description: "Backblaze's rule: raw SMART 5, 187, 188, 197 or 198 above zero",
-		Columns: []string{"smart_5_raw", "smart_187_raw", "smart_188_raw", "smart_197_raw", "smart_198_raw"}},
+		Columns: mediaColumns()},
 	{Name: "5or197", Description: "raw SMART 5 (reallocated sectors) or 197 (pending sectors) above zero",
 		Columns: []string{"smart_5_raw", "smart_197_raw"}},
 }

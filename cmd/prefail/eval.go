@@ -31,6 +31,10 @@ type evalFlags struct {
 	workers   int
 	resamples int
 	seed      uint64
+	frontier  bool
+	plot      string
+	// splitSet: --split was given (the frontier's default is both halves).
+	splitSet bool
 }
 
 func (a *app) newEvalCmd() *cobra.Command {
@@ -60,10 +64,22 @@ above zero) or raw 5 or 197 above zero.
 
 --split tune|validate keeps half of the drives, by a stable hash of the
 serial number (FNV-1a, even: tune, odd: validate), so thresholds can be
-tuned on one half and reported on the other.`,
+tuned on one half and reported on the other.
+
+--frontier sweeps the alarm threshold instead of scoring one: the
+detector's degrading level (with and without the learned disk model, and
+the model alone) and the k of each rule family (any of raw 5, 187, 188,
+197, 198 above k; 5 or 197 above k; any of them grown by more than k
+within 7 or 30 days). Each point has recall@1/7/14/30, the healthy drives
+flagged per year and the new onsets per 100 drive-years with bootstrap
+intervals; the report tabulates the best recall@7d within budgets of
+0.5 to 5% flagged per year, on tune and on validate (--split names
+others: tune, validate, all, comma-separated). --plot FILE.svg draws the
+frontiers.`,
 		Example: `  prefail eval --format backblaze testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail eval --format backblaze --rule backblaze --json testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
-  prefail eval --format backblaze --split validate --config tuned.json --by-model *.csv`,
+  prefail eval --format backblaze --split validate --config tuned.json --by-model *.csv
+  prefail eval --frontier --plot frontier.svg testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%s: give at least one FILE", cmd.CommandPath())
@@ -71,13 +87,14 @@ tuned on one half and reported on the other.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.splitSet = cmd.Flags().Changed("split")
 			return a.runEval(cmd.Context(), &f, args)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "backblaze", "input format: backblaze (Drive Stats CSV, plain or .gz)")
 	fl.StringVar(&f.rule, "rule", "detector", "what to score: detector, "+strings.Join(ruleNames, ", "))
-	fl.StringVar(&f.split, "split", "all", "drives to score: all, tune (even FNV-1a hash of the serial), validate (odd)")
+	fl.StringVar(&f.split, "split", "all", "drives to score: all, tune (even FNV-1a hash of the serial), validate (odd); with --frontier a comma-separated list (default tune,validate)")
 	fl.BoolVar(&f.byModel, "by-model", false, "also report each drive model on its own")
 	fl.BoolVar(&f.json, "json", false, "print one JSON document")
 	fl.StringVar(&f.config, "config", "", "detector configuration `FILE` (JSON over the defaults)")
@@ -85,6 +102,8 @@ tuned on one half and reported on the other.`,
 	fl.IntVar(&f.workers, "workers", 0, "detector shards (default: the number of CPUs)")
 	fl.IntVar(&f.resamples, "resamples", 1000, "bootstrap resamples")
 	fl.Uint64Var(&f.seed, "seed", evaluation.DefaultSeed, "bootstrap seed")
+	fl.BoolVar(&f.frontier, "frontier", false, "sweep the detector's alarm threshold and every rule family's k: recall against healthy drives flagged per year, on each half")
+	fl.StringVar(&f.plot, "plot", "", "with --frontier: also draw the frontiers as an SVG `FILE`")
 	return cmd
 }
 
@@ -108,6 +127,9 @@ type modelReport struct {
 type evalResult = evalOutput
 
 func (a *app) runEval(ctx context.Context, f *evalFlags, files []string) error {
+	if f.frontier || f.plot != "" {
+		return a.runEvalFrontier(ctx, f, files)
+	}
 	res, err := evaluate(ctx, f, files)
 	if err != nil {
 		return err
