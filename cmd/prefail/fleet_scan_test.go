@@ -312,3 +312,33 @@ func TestScanBMCRequests(t *testing.T) {
 		t.Errorf("--bmc-requests 0: %v, want a usage error", err)
 	}
 }
+
+// errWriter fails every write, as a closed pipe does.
+type errWriter struct{ n int }
+
+func (w *errWriter) Write(p []byte) (int, error) { w.n++; return 0, errors.New("broken pipe") }
+
+// TestScanJSONLinesStopsWhenTheReaderIsGone: once stdout refuses a line,
+// the targets not yet started are not scanned.
+func TestScanJSONLinesStopsWhenTheReaderIsGone(t *testing.T) {
+	snaps := map[string]*model.Snapshot{}
+	var args []string
+	for i := range 40 {
+		ep := fmt.Sprintf("https://bmc-%02d", i)
+		snaps[ep] = fleetSnap(model.HealthOK, model.HealthOK, 5400)
+		args = append(args, ep)
+	}
+	var scanned atomic.Int32
+	fake := fleetFake(t, snaps)
+	a := &app{stdout: &errWriter{}, stderr: io.Discard, lookupEnv: envFrom(nil), scanTarget: func(ctx context.Context, req scanRequest) (*model.Snapshot, error) {
+		scanned.Add(1)
+		return fake(ctx, req)
+	}}
+	err := a.run(context.Background(), append([]string{"scan", "--json", "--concurrency", "2"}, args...))
+	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
+		t.Errorf("err = %v, want the write error", err)
+	}
+	if n := scanned.Load(); n > 4 {
+		t.Errorf("%d of 40 targets scanned after the output failed", n)
+	}
+}

@@ -173,7 +173,10 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 	default:
 		blocks = make([]string, len(targets))
 	}
-	a.scanEach(ctx, targets, f.concurrency, f.timeout, prepare, func(i int, r result) {
+	// A reader gone (stdout closed) stops the scans not yet started.
+	scanCtx, stopScans := context.WithCancel(ctx)
+	defer stopScans()
+	a.scanEach(scanCtx, targets, f.concurrency, f.timeout, prepare, func(i int, r result) {
 		if r.Err != nil {
 			failed++
 		}
@@ -183,7 +186,9 @@ func (a *app) runScan(ctx context.Context, args []string, f *scanFlags) error {
 		switch {
 		case lines != nil:
 			if writeErr == nil {
-				writeErr = lines.write(r, as)
+				if writeErr = lines.write(r, as); writeErr != nil {
+					stopScans()
+				}
 			}
 		case kept != nil:
 			kept[i] = r
