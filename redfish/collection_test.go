@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prefail/prefail/model"
@@ -19,7 +20,7 @@ func TestTooLargeCollectionReadInPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	mock := redfishmock.New(tree, redfishmock.WithoutAuth())
-	var paged int
+	var paged atomic.Int32 // the reader's requests run concurrently
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/redfish/v1/Chassis" && !strings.Contains(r.URL.RawQuery, "$top") {
 			// Whole, the collection is over the client's 1 MiB bound.
@@ -28,7 +29,7 @@ func TestTooLargeCollectionReadInPages(t *testing.T) {
 			return
 		}
 		if strings.Contains(r.URL.RawQuery, "$top") {
-			paged++
+			paged.Add(1)
 		}
 		mock.ServeHTTP(w, r)
 	}))
@@ -38,7 +39,7 @@ func TestTooLargeCollectionReadInPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if paged == 0 {
+	if paged.Load() == 0 {
 		t.Error("the collection was not asked for again with $top")
 	}
 	if snap.Count(model.KindFan) != 4 || snap.Count(model.KindPSU) != 2 {

@@ -17,7 +17,7 @@ import (
 
 // These tests boot a QEMU VM (software emulation) with an emulated IDE
 // disk (libata: SATA through SAT), an emulated NVMe drive and a scsi_debug
-// SCSI disk, run `prefail scan --local --json` and smartctl inside it, and
+// SCSI disk, run `prefail scan --local --json-document` and smartctl inside it, and
 // check that they agree on every value both report. They need the Debian
 // packages .ci/run installs; a missing one fails the test with its name.
 
@@ -37,7 +37,7 @@ func buildPrefail(t *testing.T) string {
 }
 
 const vmScript = `
-echo "=== prefail"; /bin/prefail scan --local --json
+echo "=== prefail"; /bin/prefail scan --local --json-document
 echo "=== smartctl-sda"; smartctl -j -x ` + smartvm.GuestIDEDisk + `
 echo "=== smartctl-nvme0"; smartctl -j -x ` + smartvm.GuestNVMe + `
 echo "=== smartctl-sdb"; smartctl -j -x ` + smartvm.GuestSCSIDebugDisk + `
@@ -69,7 +69,7 @@ func bootVM(t *testing.T, bin string, criticalWarning uint8) (doc scanDoc, ctl m
 	}
 	t.Logf("VM boot and run: %s", res.Elapsed.Round(time.Millisecond))
 	if err := json.Unmarshal([]byte(res.Sections["prefail"]), &doc); err != nil {
-		t.Fatalf("prefail scan --local --json in the VM: %v\n%s", err, res.Output)
+		t.Fatalf("prefail scan --local --json-document in the VM: %v\n%s", err, res.Output)
 	}
 	ctl = map[string]map[string]any{}
 	for _, dev := range []string{"sda", "nvme0", "sdb"} {
@@ -85,7 +85,7 @@ func bootVM(t *testing.T, bin string, criticalWarning uint8) (doc scanDoc, ctl m
 	return doc, ctl
 }
 
-// scanDoc is the part of the --json document these tests read, decoded
+// scanDoc is the part of the --json-document document these tests read, decoded
 // independently of the model package.
 type scanDoc struct {
 	Targets []struct {

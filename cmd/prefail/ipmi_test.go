@@ -12,7 +12,7 @@ import (
 	"github.com/prefail/prefail/ipmi/ipmisim"
 )
 
-// TestScanIPMI runs `prefail scan --json ipmi://...` against the simulated
+// TestScanIPMI runs `prefail scan --json-document ipmi://...` against the simulated
 // failing board, credentials from the environment.
 func TestScanIPMI(t *testing.T) {
 	s := ipmisim.StartT(t, "../../testdata/ipmi/boards/failing")
