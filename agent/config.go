@@ -26,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prefail/prefail/detector"
+	"github.com/prefail/prefail/internal/yamldoc"
 )
 
 // The agent's configuration file (docs/agent.md, "Configuration file").
@@ -472,65 +473,12 @@ func (d *configDecoder) spend(n *yaml.Node) bool {
 }
 
 // parseYAML parses data as one YAML document and returns its root.
-func (d *configDecoder) parseYAML(data []byte) (root *yaml.Node, err error) {
-	defer func() {
-		// A configuration must never crash the agent (a SIGHUP reload):
-		// a parser panic is an error like any other.
-		if r := recover(); r != nil {
-			root, err = nil, &ConfigError{File: d.file, Msg: fmt.Sprintf("YAML parser failed: %v", r)}
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &ConfigError{File: d.file, Msg: "empty configuration (prefail agent --print-sample-config prints a commented one)"}
-		}
-		return nil, d.yamlError(err)
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, d.yamlError(err)
-	default:
-		return nil, &ConfigError{File: d.file, Line: next.Line, Column: next.Column,
-			Msg: "a second YAML document (after ---): the configuration is one document"}
-	}
-	root = &doc
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return nil, &ConfigError{File: d.file, Msg: "empty configuration"}
-		}
-		root = doc.Content[0]
+func (d *configDecoder) parseYAML(data []byte) (*yaml.Node, error) {
+	root, err := yamldoc.Root(data, "configuration", "prefail agent --print-sample-config prints a commented one")
+	if err != nil {
+		return nil, &ConfigError{File: d.file, Line: err.Line, Column: err.Column, Msg: err.Msg}
 	}
 	return root, nil
-}
-
-// yamlError turns "yaml: line 3: did not find expected key" into
-// "FILE:3: did not find expected key".
-func (d *configDecoder) yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &ConfigError{File: d.file, Msg: msg}
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				e.Line, e.Msg = n, tail
-			}
-		}
-	}
-	e.Msg = strings.ReplaceAll(e.Msg, "\n", " ")
-	if e.Line > 0 {
-		lines := bytes.Split(d.data, []byte("\n"))
-		if e.Line <= len(lines) {
-			l := lines[e.Line-1]
-			indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
-			if bytes.IndexByte(indent, '\t') >= 0 {
-				e.Msg += " (a tab in the indentation: YAML indents with spaces only)"
-			}
-		}
-	}
-	return e
 }
 
 // deref follows aliases.

@@ -1,10 +1,8 @@
 package lifecycle
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prefail/prefail/internal/yamldoc"
 	"github.com/prefail/prefail/model"
 )
 
@@ -126,64 +125,12 @@ func (d *policyDecoder) spend(n *yaml.Node) bool {
 }
 
 // parse parses data as one YAML document and returns its root.
-func (d *policyDecoder) parse() (root *yaml.Node, err error) {
-	defer func() {
-		// A policy must never crash the command: a parser panic is an
-		// error like any other.
-		if r := recover(); r != nil {
-			root, err = nil, &PolicyError{File: d.file, Msg: fmt.Sprintf("YAML parser failed: %v", r)}
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(d.data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &PolicyError{File: d.file, Msg: "empty policy (prefail inventory --print-default-policy prints the default one)"}
-		}
-		return nil, d.yamlError(err)
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, d.yamlError(err)
-	default:
-		return nil, &PolicyError{File: d.file, Line: next.Line, Column: next.Column,
-			Msg: "a second YAML document (after ---): a policy is one document"}
-	}
-	root = &doc
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return nil, &PolicyError{File: d.file, Msg: "empty policy"}
-		}
-		root = doc.Content[0]
+func (d *policyDecoder) parse() (*yaml.Node, error) {
+	root, err := yamldoc.Root(d.data, "policy", "prefail inventory --print-default-policy prints the default one")
+	if err != nil {
+		return nil, &PolicyError{File: d.file, Line: err.Line, Column: err.Column, Msg: err.Msg}
 	}
 	return root, nil
-}
-
-// yamlError turns "yaml: line 3: did not find expected key" into
-// "FILE:3: did not find expected key".
-func (d *policyDecoder) yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &PolicyError{File: d.file, Msg: msg}
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				e.Line, e.Msg = n, tail
-			}
-		}
-	}
-	e.Msg = strings.ReplaceAll(e.Msg, "\n", " ")
-	if e.Line > 0 {
-		lines := bytes.Split(d.data, []byte("\n"))
-		if e.Line <= len(lines) {
-			l := lines[e.Line-1]
-			if bytes.IndexByte(l[:len(l)-len(bytes.TrimLeft(l, " \t"))], '\t') >= 0 {
-				e.Msg += " (a tab in the indentation: YAML indents with spaces only)"
-			}
-		}
-	}
-	return e
 }
 
 // deref follows aliases.
