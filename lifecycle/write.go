@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/prefail/prefail/internal/termtext"
 )
 
 // SchemaVersion is the version of the JSON document WriteJSON writes
@@ -355,29 +357,4 @@ func dueCell(r *Row) string {
 // formatting characters (escape sequences, bidi overrides, tabs that
 // would break the columns) become one space or '?', and the text is cut
 // to max runes.
-func termCell(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	lastSpace := false
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			if !lastSpace && n > 0 {
-				b.WriteByte(' ')
-				n++
-			}
-			lastSpace = true
-			continue
-		}
-		if !unicode.IsPrint(r) {
-			r = '?'
-		}
-		lastSpace = false
-		if n >= max {
-			b.WriteString("...")
-			return b.String()
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.TrimRight(b.String(), " ")
-}
+func termCell(s string, max int) string { return termtext.Cell(s, max) }

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
+	"github.com/prefail/prefail/internal/termtext"
 	"github.com/prefail/prefail/model"
 )
 
@@ -397,29 +397,4 @@ func notes(c model.Component) string {
 func clean(s string) string { return cleanN(s, 160) }
 
 // cleanN is clean with a length bound of max runes.
-func cleanN(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	lastSpace := false
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			if !lastSpace && n > 0 {
-				b.WriteByte(' ')
-				n++
-			}
-			lastSpace = true
-			continue
-		}
-		if !unicode.IsPrint(r) {
-			r = '?'
-		}
-		lastSpace = false
-		if n >= max {
-			b.WriteString("...")
-			return b.String()
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.TrimRight(b.String(), " ")
-}
+func cleanN(s string, max int) string { return termtext.Cell(s, max) }
