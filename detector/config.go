@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,6 +82,11 @@ type KindConfig struct {
 	// counters, which drives report; wrong for sensors whose spread
 	// within a slot matters, such as fan jitter).
 	Sparse bool `json:"sparse,omitempty"`
+	// Degrading, when set, is this kind's own degrading level in place of
+	// the global one (between watch and failing): the level is where a
+	// kind's alarm budget is spent, and a fleet has far more drives than
+	// PSUs (docs/evaluation.md chooses the drives' on the tune split).
+	Degrading float64 `json:"degrading,omitempty"`
 }
 
 // SourceConfig weighs the source's own verdict on a non-drive component
@@ -136,6 +142,13 @@ type DiskConfig struct {
 	NormalizedHorizon  Duration `json:"normalized_horizon"`
 	NormalizedForecast float64  `json:"normalized_forecast"`
 	NormalizedMinDrop  float64  `json:"normalized_min_drop"`
+	// NormalizedMinDays and NormalizedMinSlopeSE: the trend is followed
+	// only over at least this many daily values, and only when its fall
+	// is this many standard errors of the slope: on the 2016 full-schema
+	// drives, Seagate's attributes 1 and 190 wobble by tens of points in a
+	// few days, and a line through a week of wobble crosses anything.
+	NormalizedMinDays    int     `json:"normalized_min_days"`
+	NormalizedMinSlopeSE float64 `json:"normalized_min_slope_se"`
 	// Model is the learned risk model (diskmodel.go): one more signal,
 	// beside the counters above.
 	Model DiskModelConfig `json:"model"`
@@ -404,20 +417,22 @@ func DefaultConfig() Config {
 				{Reading: "read_uncorrected_errors", Label: "uncorrected read errors", Level: 0.2, Growth: 0.6, Scale: 10},
 				{Reading: "write_uncorrected_errors", Label: "uncorrected write errors", Level: 0.2, Growth: 0.6, Scale: 10},
 			},
-			Window:              14 * day,
-			FailedSelfTest:      0.6,
-			PredictedFailure:    0.9,
-			NVMeCriticalWarning: 0.9,
-			SpareMargin:         10,
-			PercentageUsedWatch: 90,
-			MediaLifeLeftWatch:  10,
-			NormalizedWindow:    30 * day,
-			NormalizedHorizon:   30 * day,
-			NormalizedForecast:  0.8,
-			NormalizedMinDrop:   3,
-			// Off by default: on the 2018 validate split it adds one
-			// failure caught and one healthy drive flagged, and raises
-			// the new onsets (docs/evaluation.md).
+			Window:               14 * day,
+			FailedSelfTest:       0.6,
+			PredictedFailure:     0.9,
+			NVMeCriticalWarning:  0.9,
+			SpareMargin:          10,
+			PercentageUsedWatch:  90,
+			MediaLifeLeftWatch:   10,
+			NormalizedWindow:     30 * day,
+			NormalizedHorizon:    30 * day,
+			NormalizedForecast:   0.8,
+			NormalizedMinDrop:    3,
+			NormalizedMinDays:    14,
+			NormalizedMinSlopeSE: 2,
+			// Off by default: on the 2018 validate split it catches no
+			// more failures 7 days ahead, and raises the new onsets
+			// (docs/evaluation.md).
 			Model: DiskModelConfig{Enabled: false, Weight: 1, parsed: embeddedDiskModel()},
 		},
 		Fan: FanConfig{DeclineWatch: 0.08, DeclineDegrading: 0.15, DeclineWindow: Duration(6 * time.Hour),
@@ -478,16 +493,44 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads a JSON configuration over the defaults: fields the file
-// leaves out keep their default values.
+// leaves out keep their default values, within a kind too
+// ({"kinds": {"drive": {"degrading": 0.55}}} changes only that field).
 func LoadConfig(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
+	if err != nil {
+		return cfg, fmt.Errorf("detector config: %w", err)
+	}
+	if len(data) > maxConfigBytes {
+		return cfg, fmt.Errorf("detector config: larger than %d bytes", maxConfigBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("detector config: %w", err)
 	}
+	// encoding/json decodes a map's values from zero: decode each kind
+	// the file names again, over its default (the fields were checked
+	// above).
+	var kinds struct {
+		Kinds map[model.Kind]json.RawMessage `json:"kinds"`
+	}
+	if err := json.Unmarshal(data, &kinds); err != nil {
+		return cfg, fmt.Errorf("detector config: %w", err)
+	}
+	defaults := DefaultConfig()
+	for k, raw := range kinds.Kinds {
+		kc := defaults.kind(k)
+		if err := json.Unmarshal(raw, &kc); err != nil {
+			return cfg, fmt.Errorf("detector config: kind %q: %w", k, err)
+		}
+		cfg.Kinds[k] = kc
+	}
 	return cfg, cfg.Validate()
 }
+
+// maxConfigBytes bounds a configuration file (the defaults are 10 KB).
+const maxConfigBytes = 1 << 20
 
 // Validate checks that the levels are ordered and the kinds usable.
 func (c Config) Validate() error {
@@ -517,8 +560,21 @@ func (c Config) Validate() error {
 		if kc.Bucket <= 0 || kc.History < 3 || kc.Confirm < 1 {
 			return fmt.Errorf("detector config: kind %q: bucket must be > 0, history >= 3, confirm >= 1", k)
 		}
+		if kc.Degrading != 0 && !(c.Watch < kc.Degrading && kc.Degrading < c.Failing) {
+			return fmt.Errorf("detector config: kind %q: degrading %g must be between watch %g and failing %g (or 0: the global %g)",
+				k, kc.Degrading, c.Watch, c.Failing, c.Degrading)
+		}
 	}
 	return nil
+}
+
+// DegradingFor returns the risk at which a component of kind k enters
+// degrading: its kind's own level, else the global one.
+func (c *Config) DegradingFor(k model.Kind) float64 {
+	if kc := c.kind(k); kc.Degrading != 0 {
+		return kc.Degrading
+	}
+	return c.Degrading
 }
 
 // kind returns the settings of kind k (the "" entry for kinds not listed).

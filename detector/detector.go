@@ -345,16 +345,16 @@ func (d *Detector) evaluate(comp *component, v *view, now time.Time) []Event {
 			return nil // nothing to say yet
 		}
 	}
-	return d.transition(comp, d.levelFor(risk, ev.failed), now)
+	return d.transition(comp, d.levelFor(comp.Ref.Kind, risk, ev.failed), now)
 }
 
-func (d *Detector) levelFor(risk float64, failed bool) int {
+func (d *Detector) levelFor(k model.Kind, risk float64, failed bool) int {
 	switch {
 	case failed:
 		return 4
 	case risk >= d.cfg.Failing:
 		return 3
-	case risk >= d.cfg.Degrading:
+	case risk >= d.cfg.DegradingFor(k):
 		return 2
 	case risk >= d.cfg.Watch:
 		return 1
@@ -362,13 +362,13 @@ func (d *Detector) levelFor(risk float64, failed bool) int {
 	return 0
 }
 
-// entry is the risk at which a level is entered.
-func (d *Detector) entry(level int) float64 {
+// entry is the risk at which a component of kind k enters a level.
+func (d *Detector) entry(k model.Kind, level int) float64 {
 	switch level {
 	case 1:
 		return d.cfg.Watch
 	case 2:
-		return d.cfg.Degrading
+		return d.cfg.DegradingFor(k)
 	case 3:
 		return d.cfg.Failing
 	}
@@ -399,7 +399,7 @@ func (d *Detector) transition(comp *component, want int, now time.Time) []Event 
 		}
 	case want < cur:
 		comp.UpLevel, comp.UpCount = 0, 0
-		exit := d.entry(cur) - d.cfg.Hysteresis
+		exit := d.entry(comp.Ref.Kind, cur) - d.cfg.Hysteresis
 		if cur == 4 {
 			exit = math.Inf(1) // failed clears once the source no longer says so
 		}

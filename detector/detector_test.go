@@ -217,6 +217,24 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := LoadConfig(stringsReader(`{"no_such_field": 1}`)); err == nil {
 		t.Error("an unknown field accepted")
 	}
+	// A kind's fields are read over its defaults, and its own level is
+	// checked against the global ones.
+	cfg, err := LoadConfig(stringsReader(`{"kinds": {"drive": {"degrading": 0.6}, "fan": {"confirm": 4}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	wantDrive, wantFan := def.Kinds[model.KindDrive], def.Kinds[model.KindFan]
+	wantDrive.Degrading, wantFan.Confirm = 0.6, 4
+	if cfg.Kinds[model.KindDrive] != wantDrive || cfg.Kinds[model.KindFan] != wantFan || cfg.DegradingFor(model.KindDrive) != 0.6 || cfg.DegradingFor(model.KindPSU) != def.Degrading {
+		t.Errorf("kinds %+v", cfg.Kinds)
+	}
+	if _, err := LoadConfig(stringsReader(`{"kinds": {"drive": {"degrading": 0.9}}}`)); err == nil || !strings.Contains(err.Error(), `kind "drive": degrading 0.9`) {
+		t.Errorf("a drive level above failing: %v", err)
+	}
+	if _, err := LoadConfig(stringsReader(`{"kinds": {"drive": {"no_such_field": 1}}}`)); err == nil {
+		t.Error("an unknown kind field accepted")
+	}
 	if _, err := LoadConfig(stringsReader(`{"disk": {"normalized_horizon": "0d"}}`)); err == nil || !strings.Contains(err.Error(), "normalized_horizon") {
 		t.Errorf("a zero forecast horizon: %v", err)
 	}
@@ -272,5 +290,32 @@ func TestSeriesWindow(t *testing.T) {
 	}
 	if s.First != 0 || s.Base.N != 3 {
 		t.Errorf("first %g, baseline samples %d", s.First, s.Base.N)
+	}
+}
+
+// A kind's own degrading level moves only that kind: with drives at 0.6,
+// pending sectors 0 -> 16 (0.5) are a watch, and the default raises them.
+func TestDriveKindLevel(t *testing.T) {
+	quiet, err := LoadConfig(stringsReader(`{"kinds": {"drive": {"degrading": 0.6}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg   Config
+		raise bool
+	}{{DefaultConfig(), true}, {quiet, false}} {
+		d, err := New(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events []Event
+		for day, p := range []float64{0, 0, 0, 16, 16} {
+			events = append(events, d.Observe(driveSnap(day, "K", map[string]float64{"smart_197_raw": p}))...)
+		}
+		a := d.Assessments()
+		if raised := len(events) == 1 && events[0].Type == EventRaised; raised != c.raise || len(a) != 1 ||
+			c.raise != (a[0].State == StateDegrading) || !c.raise && a[0].State != StateWatch {
+			t.Errorf("drive level %g: events %+v, assessments %+v", c.cfg.DegradingFor(model.KindDrive), events, a)
+		}
 	}
 }

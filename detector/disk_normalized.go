@@ -53,8 +53,8 @@ func (d *Detector) diskNormalized(comp *component, now int64, ev *evaluation) {
 			continue // at its threshold: the drive's own verdict
 		}
 		days := s.steps(now-window, now)
-		if len(days) < 3 {
-			continue
+		if len(days) < max(3, cfg.NormalizedMinDays) {
+			continue // too short a history to tell a trend from a wobble
 		}
 		peak := days[0].Last
 		for _, b := range days {
@@ -64,8 +64,8 @@ func (d *Detector) diskNormalized(comp *component, now int64, ev *evaluation) {
 			continue // a wobble, not a trend (Seagate's attribute 1 moves by tens)
 		}
 		f, ok := fitLine(days, s.Width)
-		if !ok || f.slope >= 0 {
-			continue
+		if !ok || f.slope >= -cfg.NormalizedMinSlopeSE*f.slopeSE || f.slope >= 0 {
+			continue // not falling, or not distinguishably from noise
 		}
 		fc, ok := f.crossing(now, thr, name)
 		if !ok {

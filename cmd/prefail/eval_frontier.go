@@ -84,7 +84,7 @@ func recordFrontier(ctx context.Context, f *evalFlags, files []string, sources [
 	}
 	kc := cfg.Kinds[model.KindDrive]
 	ft := &frontierTraces{tr: evaluation.NewTracker(), families: evaluation.Families(),
-		policy: evaluation.Hysteresis{Watch: cfg.Watch, Degrading: cfg.Degrading, Failing: cfg.Failing, Hysteresis: cfg.Hysteresis,
+		policy: evaluation.Hysteresis{Watch: cfg.Watch, Degrading: cfg.DegradingFor(model.KindDrive), Failing: cfg.Failing, Hysteresis: cfg.Hysteresis,
 			Confirm: kc.Confirm, ClearAfterDays: kc.ClearAfter.D().Hours() / 24}}
 	weight := cfg.Disk.Model.Weight
 	if cfg.Disk.Model.Enabled {

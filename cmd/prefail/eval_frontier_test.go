@@ -75,8 +75,8 @@ func TestEvalFrontierMatchesReplay(t *testing.T) {
 	traces := ft.traces[0].For(ft.tr)
 	for _, deg := range []float64{0.5, 0.35, 0.65, 0.85} {
 		pol := ft.policy.At(deg)
-		cfgPath := configFile(t, dir, fmt.Sprintf(`{"watch": %g, "degrading": %g, "failing": %g, "disk": {"model": {"enabled": false}}}`,
-			pol.Watch, pol.Degrading, pol.Failing))
+		cfgPath := configFile(t, dir, fmt.Sprintf(`{"watch": %g, "failing": %g, "kinds": {"drive": {"degrading": %g}}, "disk": {"model": {"enabled": false}}}`,
+			pol.Watch, pol.Failing, pol.Degrading))
 		cfg, err := loadDetectorConfig(cfgPath)
 		if err != nil {
 			t.Fatal(err)
