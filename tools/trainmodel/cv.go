@@ -17,7 +17,7 @@ import (
 // (by another bit of the split's hash), a model is trained on each and
 // scores the other, and the frontiers of the out-of-fold scores are
 // compared with the rules'. The validate split is never read.
-func crossValidate(w io.Writer, ds *dataset, cfg detector.Config, o trainOptions) error {
+func crossValidate(w io.Writer, ds *dataset, cfg detector.Config, o trainOptions, trees *gbdtOptions) error {
 	nf := len(ds.names)
 	logits := make([][]float64, len(ds.drives))
 	for fold := range uint32(2) {
@@ -32,6 +32,20 @@ func crossValidate(w io.Writer, ds *dataset, cfg detector.Config, o trainOptions
 		sub := make([]*driveData, len(train))
 		for k, i := range train {
 			sub[k] = ds.drives[i]
+		}
+		if trees != nil {
+			f, err := trainForest(ds, sub, o, *trees)
+			if err != nil {
+				return err
+			}
+			for _, i := range test {
+				d := ds.drives[i]
+				logits[i] = make([]float64, len(d.days))
+				for r := range d.days {
+					logits[i][r] = f.logit(d, r, nf)
+				}
+			}
+			continue
 		}
 		ft, err := trainModel(ds, sub, o)
 		if err != nil {
@@ -86,7 +100,7 @@ func crossValidate(w io.Writer, ds *dataset, cfg detector.Config, o trainOptions
 	}
 	rows = append(rows, fr)
 	for _, b := range []float64{0.005, 0.01, 0.02} {
-		a := chooseAlarm(ds.drives, logits, pol, b, 1, o.MinScore)
+		a := chooseAlarm(ds.drives, logits, pol, alarmLimit{FlagRate: b}, 1, o.MinScore)
 		fr, err := evaluation.Sweep(fmt.Sprintf("combined a=%.2f (%.1f%%)", a, 100*b), "", base, combinedTraces(ds.drives, logits, a, 1, o.MinScore), at, false, []float64{pol.Degrading}, opts)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@
 //	go run ./tools/trainmodel                 # rewrite the model file
 //	go run ./tools/trainmodel -check          # is the file what training gives?
 //	go run ./tools/trainmodel -cv             # 2-fold cross-validation within tune
+//	go run ./tools/trainmodel -cv -kind trees # the same for gradient-boosted trees
 //
 // Training reads only the drives of the tune split (evaluation.Split), and
 // of them only what the detector would have seen: the features of a row
@@ -66,8 +67,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.MineTop, "mine-top", o.MineTop, "rows added per healthy drive and round")
 	fs.Float64Var(&o.MineWeight, "mine-weight", o.MineWeight, "weight of a healthy drive's mined rows")
 	fs.Float64Var(&o.AlarmBudget, "alarm-budget", o.AlarmBudget, "healthy drives flagged per year by the detector with the model at its default level")
+	kind := fs.String("kind", "logistic", "with -cv: the model to cross-validate, logistic or trees (gradient-boosted)")
+	g := defaultGBDTOptions()
+	fs.IntVar(&g.Trees, "trees", g.Trees, "-kind trees: number of trees")
+	fs.IntVar(&g.Depth, "depth", g.Depth, "-kind trees: tree depth")
+	fs.IntVar(&g.MinLeaf, "min-leaf", g.MinLeaf, "-kind trees: fewest examples in a leaf")
+	fs.Float64Var(&g.LR, "lr", g.LR, "-kind trees: learning rate")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *kind != "logistic" && (*kind != "trees" || !*cv) {
+		return fmt.Errorf("-kind %q: want logistic, or trees with -cv (the detector runs logistic models only)", *kind)
 	}
 	switch *features {
 	case "":
@@ -91,7 +101,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *cv {
-		return crossValidate(stdout, ds, cfg, o)
+		var tr *gbdtOptions
+		if *kind == "trees" {
+			tr = &g
+		}
+		return crossValidate(stdout, ds, cfg, o, tr)
 	}
 	data, err := trainFile(ds, cfg, o, files)
 	if err != nil {
@@ -122,7 +136,7 @@ func trainFile(ds *dataset, cfg detector.Config, o trainOptions, files []string)
 		return nil, err
 	}
 	logits := allLogits(ds, ds.drives, ft, o.Clip)
-	alarm := chooseAlarm(ds.drives, logits, policyOf(cfg), o.AlarmBudget, 1, o.MinScore)
+	alarm := chooseAlarm(ds.drives, logits, policyOf(cfg), alarmLimit{FlagRate: o.AlarmBudget}, 1, o.MinScore)
 	prov := detector.Provenance{Command: "go run ./tools/trainmodel", Split: "tune", Drives: len(ds.drives),
 		Examples: ft.examples, Positives: ft.positives, Settings: o.settings()}
 	for _, d := range ds.drives {
@@ -164,7 +178,7 @@ func allLogits(ds *dataset, drives []*driveData, ft *fitted, clip float64) [][]f
 // policyOf is the detector's state machine for drives.
 func policyOf(cfg detector.Config) evaluation.Hysteresis {
 	kc := cfg.Kinds[model.KindDrive]
-	return evaluation.Hysteresis{Watch: cfg.Watch, Degrading: cfg.Degrading, Failing: cfg.Failing, Hysteresis: cfg.Hysteresis,
+	return evaluation.Hysteresis{Watch: cfg.Watch, Degrading: cfg.DegradingFor(model.KindDrive), Failing: cfg.Failing, Hysteresis: cfg.Hysteresis,
 		Confirm: kc.Confirm, ClearAfterDays: kc.ClearAfter.D().Hours() / 24}
 }
 

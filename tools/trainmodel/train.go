@@ -37,9 +37,9 @@ type trainOptions struct {
 	// Features restricts the inputs (empty: every feature that varies).
 	Features []string
 	// AlarmBudget: the alarm logit is set so that the detector with the
-	// model (rules and model at Weight 1, degrading at the configured
-	// level) flags this rate of the training split's healthy drives per
-	// year. MinScore is the model's floor.
+	// model (rules and model at Weight 1, degrading at the drives'
+	// configured level) flags this rate of the training split's healthy
+	// drives per year. MinScore is the model's floor.
 	AlarmBudget float64
 	MinScore    float64
 }
@@ -86,6 +86,89 @@ type example struct {
 	w    float64
 }
 
+// baseExamples are the examples before mining: every row of a failed
+// drive from MinLead to Horizon days before its failure day (weighing 1
+// per drive), and one row in NegStride of each healthy drive (1 per drive).
+func baseExamples(drives []*driveData, o trainOptions) []example {
+	var base []example
+	for di, d := range drives {
+		if d.failed {
+			var pos []int
+			fd := d.failureDay()
+			for i, day := range d.days {
+				if lead := int(fd - day); lead >= o.MinLead && lead <= o.Horizon {
+					pos = append(pos, i)
+				}
+			}
+			for _, i := range pos {
+				base = append(base, example{d: di, i: i, y: true, w: 1 / float64(len(pos))})
+			}
+			continue
+		}
+		stride := max(o.NegStride, 1)
+		off := int(hash32(d.serial) % uint32(stride))
+		var neg []int
+		for i := range d.days {
+			if (i+off)%stride == 0 {
+				neg = append(neg, i)
+			}
+		}
+		for _, i := range neg {
+			base = append(base, example{d: di, i: i, w: 1 / float64(len(neg))})
+		}
+	}
+	return base
+}
+
+// featureColumns returns the dataset's columns of the requested
+// features (all of them when none is named).
+func featureColumns(ds *dataset, o trainOptions) ([]int, error) {
+	if len(o.Features) == 0 {
+		cols := make([]int, len(ds.names))
+		for j := range cols {
+			cols[j] = j
+		}
+		return cols, nil
+	}
+	var cols []int
+	for _, n := range o.Features {
+		j := slices.Index(ds.names, n)
+		if j < 0 {
+			return nil, fmt.Errorf("trainmodel: no feature %q", n)
+		}
+		cols = append(cols, j)
+	}
+	return cols, nil
+}
+
+// mineHardNegatives returns the base examples and, for each healthy
+// drive, its MineTop highest-scoring rows under score, weighing MineWeight
+// per drive: a healthy drive is flagged by its worst day, not its average
+// one.
+func mineHardNegatives(drives []*driveData, base []example, o trainOptions, score func(d *driveData, i int) float64) []example {
+	exs := slices.Clone(base)
+	type scored struct {
+		i int
+		z float64
+	}
+	var top []scored
+	for di, d := range drives {
+		if d.failed {
+			continue
+		}
+		top = top[:0]
+		for i := range d.days {
+			top = append(top, scored{i, score(d, i)})
+		}
+		slices.SortStableFunc(top, func(a, b scored) int { return cmp.Or(cmp.Compare(b.z, a.z), cmp.Compare(a.i, b.i)) })
+		n := min(len(top), o.MineTop)
+		for _, s := range top[:n] {
+			exs = append(exs, example{d: di, i: s.i, w: o.MineWeight / float64(n)})
+		}
+	}
+	return exs
+}
+
 // hash32 is the serial's FNV-1a hash (the split's).
 func hash32(s string) uint32 {
 	h := fnv.New32a()
@@ -108,47 +191,11 @@ type fitted struct {
 // trainModel fits the model on the drives given (the tune split).
 func trainModel(ds *dataset, drives []*driveData, o trainOptions) (*fitted, error) {
 	nf := len(ds.names)
-	var base []example
-	for di, d := range drives {
-		if d.failed {
-			var pos []int
-			f := d.failureDay()
-			for i, day := range d.days {
-				if lead := int(f - day); lead >= o.MinLead && lead <= o.Horizon {
-					pos = append(pos, i)
-				}
-			}
-			for _, i := range pos {
-				base = append(base, example{d: di, i: i, y: true, w: 1 / float64(len(pos))})
-			}
-			continue
-		}
-		off := int(hash32(d.serial) % uint32(max(o.NegStride, 1)))
-		var neg []int
-		for i := range d.days {
-			if (i+off)%max(o.NegStride, 1) == 0 {
-				neg = append(neg, i)
-			}
-		}
-		for _, i := range neg {
-			base = append(base, example{d: di, i: i, w: 1 / float64(len(neg))})
-		}
-	}
-	// Columns: the requested features, or every one that varies.
-	var cols []int
-	if len(o.Features) > 0 {
-		for _, n := range o.Features {
-			j := slices.Index(ds.names, n)
-			if j < 0 {
-				return nil, fmt.Errorf("trainmodel: no feature %q", n)
-			}
-			cols = append(cols, j)
-		}
-	} else {
-		cols = make([]int, nf)
-		for j := range cols {
-			cols[j] = j
-		}
+	base := baseExamples(drives, o)
+	// Columns: the requested features, of which those that vary.
+	cols, err := featureColumns(ds, o)
+	if err != nil {
+		return nil, err
 	}
 	mean, sd := make([]float64, nf), make([]float64, nf)
 	var keep []int
@@ -204,26 +251,7 @@ func trainModel(ds *dataset, drives []*driveData, o trainOptions) (*fitted, erro
 		if round >= o.MineRounds {
 			break
 		}
-		// Hard negatives: each healthy drive's highest-scoring rows.
-		exs = slices.Clone(base)
-		for di, d := range drives {
-			if d.failed {
-				continue
-			}
-			type scored struct {
-				i int
-				z float64
-			}
-			var top []scored
-			for i := range d.days {
-				top = append(top, scored{i, ft.logit(d, i, nf, o.Clip)})
-			}
-			slices.SortStableFunc(top, func(a, b scored) int { return cmp.Or(cmp.Compare(b.z, a.z), cmp.Compare(a.i, b.i)) })
-			top = top[:min(len(top), o.MineTop)]
-			for _, s := range top {
-				exs = append(exs, example{d: di, i: s.i, w: o.MineWeight / float64(len(top))})
-			}
-		}
+		exs = mineHardNegatives(drives, base, o, func(d *driveData, i int) float64 { return ft.logit(d, i, nf, o.Clip) })
 	}
 	return ft, nil
 }
@@ -235,7 +263,18 @@ func (ft *fitted) matrix(ds *dataset, drives []*driveData, exs []example, clip f
 	d := len(ft.cols)
 	x := make([]float64, len(exs)*d)
 	y := make([]bool, len(exs))
-	w := make([]float64, len(exs))
+	for r, e := range exs {
+		for k, j := range ft.cols {
+			x[r*d+k] = ft.standard(k, drives[e.d].feature(e.i, j, nf), clip)
+		}
+		y[r] = e.y
+	}
+	return x, y, balancedWeights(exs)
+}
+
+// balancedWeights are the examples' weights with the negatives' scaled to
+// the positives' total: failures are rare, and each side counts alike.
+func balancedWeights(exs []example) []float64 {
 	var pos, neg float64
 	for _, e := range exs {
 		if e.y {
@@ -244,17 +283,14 @@ func (ft *fitted) matrix(ds *dataset, drives []*driveData, exs []example, clip f
 			neg += e.w
 		}
 	}
+	w := make([]float64, len(exs))
 	for r, e := range exs {
-		for k, j := range ft.cols {
-			x[r*d+k] = ft.standard(k, drives[e.d].feature(e.i, j, nf), clip)
-		}
-		y[r] = e.y
 		w[r] = e.w
 		if !e.y && neg > 0 {
 			w[r] = e.w * pos / neg
 		}
 	}
-	return x, y, w
+	return w
 }
 
 // standard is feature k's standardized, clipped value (0: missing), as
@@ -342,21 +378,34 @@ func combinedTraces(drives []*driveData, logits [][]float64, alarm, weight, floo
 	return out
 }
 
+// alarmLimit is what an alarm point may cost on the training drives: at
+// most FlagRate of the healthy drives flagged per year, or (FlagRate 0)
+// at most Onsets new alarms per 100 healthy drive-years.
+type alarmLimit struct{ FlagRate, Onsets float64 }
+
+func (l alarmLimit) cost(rep *evaluation.Report) (cost, limit float64) {
+	if l.FlagRate > 0 {
+		return float64(rep.HealthyFlagRate), l.FlagRate
+	}
+	return float64(rep.NewOnsetPer100DriveYears), l.Onsets
+}
+
 // chooseAlarm returns the alarm logit at which the detector with the
-// model, at its configured levels, flags at most the budget of the
-// drives' healthy ones per year: the lowest such logit on a grid of
-// 0.05, searched by bisection (flagging falls as the logit rises).
-func chooseAlarm(drives []*driveData, logits [][]float64, pol evaluation.Hysteresis, budget, weight, floor float64) float64 {
+// model, at its configured levels, stays within the limit on the drives:
+// the lowest such logit on a grid of 0.05, searched by bisection (the
+// alarms fall as the logit rises).
+func chooseAlarm(drives []*driveData, logits [][]float64, pol evaluation.Hysteresis, limit alarmLimit, weight, floor float64) float64 {
 	base := evalDrives(drives)
-	rate := func(a float64) float64 {
+	within := func(a float64) bool {
 		rep, err := evaluation.Evaluate(evaluation.Apply(base, combinedTraces(drives, logits, a, weight, floor), pol), evaluation.Options{Resamples: 1})
 		if err != nil {
-			return math.Inf(1)
+			return false
 		}
-		return float64(rep.HealthyFlagRate)
+		c, l := limit.cost(&rep)
+		return c <= l
 	}
-	lo, hi := -20.0, 40.0 // in steps of 0.05: lo flags too many, hi few enough
-	if rate(hi) > budget {
+	lo, hi := -20.0, 40.0 // in steps of 0.05: lo alarms too much, hi little enough
+	if !within(hi) {
 		return hi
 	}
 	for hi-lo > 0.05+1e-9 {
@@ -364,7 +413,7 @@ func chooseAlarm(drives []*driveData, logits [][]float64, pol evaluation.Hystere
 		if mid <= lo || mid >= hi {
 			break
 		}
-		if rate(mid) <= budget {
+		if within(mid) {
 			hi = mid
 		} else {
 			lo = mid
