@@ -85,7 +85,7 @@ type KindConfig struct {
 	// Degrading, when set, is this kind's own degrading level in place of
 	// the global one (between watch and failing): the level is where a
 	// kind's alarm budget is spent, and a fleet has far more drives than
-	// PSUs (docs/evaluation.md chooses the drives' on the tune split).
+	// PSUs (docs/evaluation.md measures drives at 0.6).
 	Degrading float64 `json:"degrading,omitempty"`
 }
 
