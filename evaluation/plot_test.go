@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -92,5 +95,74 @@ func TestPlotSVG(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want2), string(svg)); diff != "" {
 		t.Errorf("%s (-want +got)\n%s", golden, diff)
+	}
+}
+
+// lineFrontier is a frontier through (rate, recall@7d) points, with a
+// band of ±5 points.
+func lineFrontier(name string, pts ...[2]float64) Frontier {
+	f := Frontier{Name: name}
+	for _, p := range pts {
+		r := Fraction(p[1])
+		f.Points = append(f.Points, Point{Report: Report{HealthyFlagRate: Fraction(p[0]),
+			Recall: []Recall{{Days: 7, Recall: r, CI: Interval{Low: r - 0.05, High: r + 0.05}}}}})
+	}
+	return f
+}
+
+// The PNG draws what the SVG does: twice its size, each frontier's line in
+// its colour where the line runs (the detector rising from the lower left,
+// any5 falling from the upper left), white where nothing is, and the
+// panel's title above it.
+func TestPlotPNG(t *testing.T) {
+	det := lineFrontier("detector", [2]float64{0.002, 0.1}, [2]float64{0.05, 0.4})
+	rule := lineFrontier("any5", [2]float64{0.002, 0.4}, [2]float64{0.05, 0.1})
+	b, err := PlotPNG([]Panel{{Title: "tune", Frontiers: []Frontier{det, rule}}}, PlotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if got := img.Bounds().Size(); got != image.Pt(2*560, 2*428) {
+		t.Fatalf("size %v, want twice the SVG's 560 x 428", got)
+	}
+	// Pixels of exactly colour c within r (in SVG units).
+	count := func(r image.Rectangle, c color.RGBA) int {
+		n := 0
+		for y := 2 * r.Min.Y; y < 2*r.Max.Y; y++ {
+			for x := 2 * r.Min.X; x < 2*r.Max.X; x++ {
+				if color.RGBAModel.Convert(img.At(x, y)) == c {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	black, blue := color.RGBA{0, 0, 0, 255}, color.RGBA{0x1f, 0x77, 0xb4, 255}
+	// The plot area is x 64..544, y 40..344; its left and right thirds.
+	lowLeft, highLeft := image.Rect(130, 200, 220, 330), image.Rect(130, 60, 220, 190)
+	lowRight, highRight := image.Rect(380, 200, 470, 330), image.Rect(380, 60, 470, 190)
+	for _, c := range []struct {
+		name  string
+		r     image.Rectangle
+		col   color.RGBA
+		drawn bool
+	}{
+		{"detector, lower left", lowLeft, black, true}, {"detector, upper right", highRight, black, true},
+		{"detector, upper left", highLeft, black, false}, {"detector, lower right", lowRight, black, false},
+		{"any5, upper left", highLeft, blue, true}, {"any5, lower right", lowRight, blue, true},
+		{"any5, lower left", lowLeft, blue, false}, {"any5, upper right", highRight, blue, false},
+	} {
+		if n := count(c.r, c.col); (n > 50) != c.drawn {
+			t.Errorf("%s: %d pixels of its colour, want drawn %v", c.name, n, c.drawn)
+		}
+	}
+	if n := count(image.Rect(66, 300, 100, 340), color.RGBA{255, 255, 255, 255}); n < 2*2*30*30 {
+		t.Errorf("an empty corner has only %d white pixels", n)
+	}
+	if n := count(image.Rect(280, 8, 330, 30), black); n < 20 {
+		t.Errorf("the title has %d black pixels", n)
 	}
 }

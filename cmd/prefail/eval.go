@@ -74,8 +74,8 @@ within 7 or 30 days). Each point has recall@1/7/14/30, the healthy drives
 flagged per year and the new onsets per 100 drive-years with bootstrap
 intervals; the report tabulates the best recall@7d within budgets of
 0.5 to 5% flagged per year, on tune and on validate (--split names
-others: tune, validate, all, comma-separated). --plot FILE.svg draws the
-frontiers.`,
+others: tune, validate, all, comma-separated). --plot FILE.svg (or
+FILE.png) draws the frontiers.`,
 		Example: `  prefail eval --format backblaze testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail eval --format backblaze --rule backblaze --json testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail eval --format backblaze --split validate --config tuned.json --by-model *.csv
@@ -103,7 +103,7 @@ frontiers.`,
 	fl.IntVar(&f.resamples, "resamples", 1000, "bootstrap resamples")
 	fl.Uint64Var(&f.seed, "seed", evaluation.DefaultSeed, "bootstrap seed")
 	fl.BoolVar(&f.frontier, "frontier", false, "sweep the detector's alarm threshold and every rule family's k: recall against healthy drives flagged per year, on each half")
-	fl.StringVar(&f.plot, "plot", "", "with --frontier: also draw the frontiers as an SVG `FILE`")
+	fl.StringVar(&f.plot, "plot", "", "with --frontier: also draw the frontiers into `FILE`, .svg or .png")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -220,6 +221,22 @@ func TestEvalFrontierCommand(t *testing.T) {
 	}
 	if _, err := runApp(t, "", "eval", "--frontier", "--rule", "backblaze", f); err == nil {
 		t.Error("--frontier with --rule accepted")
+	}
+	// The plot as a PNG, by its name; another name is refused before the
+	// replay, and nothing is written.
+	pngPath := filepath.Join(dir, "frontier.png")
+	if _, err := runApp(t, "", "eval", "--frontier", "--resamples", "10", "--plot", pngPath, f); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(pngPath); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("%s: not a PNG (%v)", pngPath, err)
+	}
+	jpg := filepath.Join(dir, "frontier.jpg")
+	if _, err := runApp(t, "", "eval", "--frontier", "--plot", jpg, f); err == nil || !strings.Contains(err.Error(), `want a file named .svg or .png, got ".jpg"`) {
+		t.Errorf("--plot frontier.jpg: %v", err)
+	}
+	if _, err := os.Stat(jpg); !os.IsNotExist(err) {
+		t.Errorf("%s written (%v)", jpg, err)
 	}
 }
 
