@@ -199,7 +199,7 @@ func (m *DiskModel) resolve() error {
 			m.at[i] = len(m.reads)
 			m.reads = append(m.reads, def.Reading)
 		}
-		m.media[i] = media[def.Reading] || def.Kind == featMediaLevel || def.Kind == featMediaGrowth || def.Kind == featMediaChanges || def.Kind == featPerTB
+		m.media[i] = media[def.Reading] || def.Kind == featMediaLevel || def.Kind == featMediaGrowth || def.Kind == featMediaChanges || def.Kind == featPerTB || def.Kind == featPerLoadCycles
 		if m.media[i] {
 			// A clean drive has every media feature at 0 (log1p(0), never
 			// grown, no recency, no errors per TB), or missing (nothing):
@@ -467,7 +467,7 @@ func counterPhrase(label string, s *series, c featureContext, days int) string {
 
 // isMediaGroup: a feature of the media counters together.
 func isMediaGroup(k featureKind) bool {
-	return k == featMediaLevel || k == featMediaGrowth || k == featMediaChanges || k == featPerTB
+	return k == featMediaLevel || k == featMediaGrowth || k == featMediaChanges || k == featPerTB || k == featPerLoadCycles
 }
 
 // mediaPhrase tells the media counters not told yet together: each one
@@ -486,6 +486,9 @@ func (d *Detector) mediaPhrase(f featureDef, c featureContext, said map[string]b
 	}
 	if f.Kind == featPerTB && len(parts) > 0 {
 		return strings.Join(parts, ", ") + fmt.Sprintf(" (per TB read and written in %s)", fmtDays(float64(f.Days)))
+	}
+	if f.Kind == featPerLoadCycles && len(parts) > 0 {
+		return strings.Join(parts, ", ") + fmt.Sprintf(" (per 1000 head load cycles in %s)", fmtDays(float64(f.Days)))
 	}
 	return strings.Join(parts, ", ")
 }

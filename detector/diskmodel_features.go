@@ -43,6 +43,10 @@ const (
 	// featPerTB: log(1 + growth of the media counters within Days per TB
 	// read and written in the same days): errors per unit of work.
 	featPerTB
+	// featPerLoadCycles: log(1 + growth of the media counters within Days
+	// per 1000 load cycles (193) in the same days, at least 10): errors
+	// per head load (a drive that parks its heads often wears them).
+	featPerLoadCycles
 	// featValue: the value times Unit (age in years, temperature in °C).
 	featValue
 	// featSwing: the largest minus the smallest value within Days
@@ -115,6 +119,7 @@ func diskFeatureDefs() []featureDef {
 		featureDef{Name: "media.growth_7d", Kind: featMediaGrowth, Days: 7},
 		featureDef{Name: "media.growth_30d", Kind: featMediaGrowth, Days: 30},
 		featureDef{Name: "media.growth_30d_per_tb", Kind: featPerTB, Days: 30},
+		featureDef{Name: "media.growth_30d_per_1000_load_cycles", Kind: featPerLoadCycles, Days: 30},
 		featureDef{Name: "media.change_days_7d", Kind: featMediaChanges, Days: 7},
 		featureDef{Name: "media.change_days_30d", Kind: featMediaChanges, Days: 30},
 		featureDef{Name: "smart_197_raw.drop_30d", Kind: featDrop, Reading: "smart_197_raw", Days: 30},
@@ -170,6 +175,11 @@ func featureReadings(defs []featureDef) []string {
 			}
 			add(readingLBAsWritten)
 			add(readingLBAsRead)
+		case featPerLoadCycles:
+			for _, r := range mediaCounters() {
+				add(r)
+			}
+			add(readingLoadCycles)
 		case featPerPowerOn:
 			add(f.Reading)
 			add(readingPowerOnHours)
@@ -188,13 +198,13 @@ type featureContext struct {
 	now    int64
 	// media are the series of mediaCounters() (nil: absent); hours,
 	// written, read those of power-on hours and LBAs written and read.
-	media                [8]*series
-	hours, written, read *series
+	media                       [8]*series
+	hours, written, read, loads *series
 }
 
 func newFeatureContext(series map[string]*series, now int64) featureContext {
 	c := featureContext{series: series, now: now, hours: series[readingPowerOnHours],
-		written: series[readingLBAsWritten], read: series[readingLBAsRead]}
+		written: series[readingLBAsWritten], read: series[readingLBAsRead], loads: series[readingLoadCycles]}
 	for i, r := range mediaCounters() {
 		c.media[i] = series[r]
 	}
@@ -235,14 +245,7 @@ func (c featureContext) feature(f featureDef, s *series) float64 {
 		}
 		return math.Log1p(sum)
 	case featPerTB:
-		sum, any := 0.0, false
-		for _, s := range c.media {
-			if s != nil {
-				any = true
-				g, _ := c.growth(s, f.Days)
-				sum += g
-			}
-		}
+		sum, any := c.mediaGrowth(f.Days)
 		tb, ok := 0.0, false
 		for _, s := range []*series{c.written, c.read} {
 			if s != nil {
@@ -255,6 +258,16 @@ func (c featureContext) feature(f featureDef, s *series) float64 {
 			return math.NaN()
 		}
 		return math.Log1p(sum / math.Max(tb, 0.1))
+	case featPerLoadCycles:
+		if c.loads == nil {
+			return math.NaN()
+		}
+		sum, any := c.mediaGrowth(f.Days)
+		if !any {
+			return math.NaN()
+		}
+		loads, _ := c.growth(c.loads, f.Days)
+		return math.Log1p(sum / math.Max(loads/1000, 0.01))
 	}
 	if s == nil || len(s.Buckets) == 0 {
 		return math.NaN()
@@ -306,6 +319,19 @@ func (c featureContext) feature(f featureDef, s *series) float64 {
 		return math.Log1p(math.Max(0, hi-s.last()))
 	}
 	return math.NaN()
+}
+
+// mediaGrowth sums the media counters' growth within the last days; any
+// is false when the drive has none of them.
+func (c featureContext) mediaGrowth(days int) (sum float64, any bool) {
+	for _, s := range c.media {
+		if s != nil {
+			any = true
+			g, _ := c.growth(s, days)
+			sum += g
+		}
+	}
+	return sum, any
 }
 
 // changes counts the days within the last days on which the series'

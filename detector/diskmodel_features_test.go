@@ -85,6 +85,7 @@ func TestDiskFeaturesByHand(t *testing.T) {
 		"smart_241_raw.tb_per_day_7d":            math.Log1p(1e9 * lbaTB),
 		"smart_242_raw.tb_per_day_30d":           math.Log1p(2e9 * lbaTB),
 		"media.growth_30d_per_tb":                math.Log1p(96 / (30 * 3e9 * lbaTB)),
+		"media.growth_30d_per_1000_load_cycles":  math.Log1p(96 / (30 * 3 / 1000.0)),
 		"smart_194_raw.celsius":                  36,
 		"smart_194_raw.swing_7d":                 6,
 	}

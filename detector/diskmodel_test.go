@@ -393,3 +393,30 @@ func TestDiskModelConfigEqual(t *testing.T) {
 		t.Error("models compare wrong")
 	}
 }
+
+// A feature of the media counters per unit of work names the counters
+// and the work: errors per 1000 head load cycles (193).
+func TestDiskModelPerLoadCyclesInWords(t *testing.T) {
+	m, err := ParseDiskModel("hand.json", []byte(`{"format": "prefail.disk-model/v1", "name": "hand", "kind": "logistic",
+		"description": "one feature", "horizon_days": 30, "intercept": 0, "clip": 8, "alarm_logit": 1, "min_score": 0.02,
+		"explain": {"max_features": 3, "min_share": 0.2}, "training": {"command": "by hand"},
+		"features": [{"name": "media.growth_30d_per_1000_load_cycles", "mean": 0, "scale": 1, "weight": 1}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := modelOn()
+	cfg.Disk.Model.UseModel(m)
+	d := modelDetector(t, cfg)
+	for n := range 40 {
+		d.Observe(driveSnap(n, "L1", featureDay(n)))
+	}
+	var got *Reason
+	for _, r := range modelReasons(d, comp(t, d, "L1"), dayTime(39)) {
+		if r.Signal == "disk_model" {
+			got = &r
+		}
+	}
+	if got == nil || !strings.Contains(got.Text, "pending sectors grew 0 -> 48 in 5 days") || !strings.Contains(got.Text, "(per 1000 head load cycles in 30 days)") {
+		t.Fatalf("reason %+v", got)
+	}
+}

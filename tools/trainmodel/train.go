@@ -59,7 +59,7 @@ func defaultTrainOptions() trainOptions {
 func defaultFeatures() []string {
 	var out []string
 	for _, n := range detector.DiskFeatureNames() {
-		if strings.HasPrefix(n, "media.") && n != "media.growth_30d_per_tb" || n == "smart_197_raw.drop_30d" {
+		if strings.HasPrefix(n, "media.") && !strings.Contains(n, "_per_") || n == "smart_197_raw.drop_30d" {
 			out = append(out, n)
 			continue
 		}
