@@ -21,14 +21,14 @@ import (
 	"testing"
 )
 
-// concurrencyImports are the packages whose import means the code shares
+// isConcurrencyImport says whether importing path means the code shares
 // memory between goroutines (or is about to).
-var concurrencyImports = map[string]bool{
-	"sync":                           true,
-	"sync/atomic":                    true,
-	"golang.org/x/sync/errgroup":     true,
-	"golang.org/x/sync/semaphore":    true,
-	"golang.org/x/sync/singleflight": true,
+func isConcurrencyImport(path string) bool {
+	switch path {
+	case "sync", "sync/atomic", "golang.org/x/sync/errgroup", "golang.org/x/sync/semaphore", "golang.org/x/sync/singleflight":
+		return true
+	}
+	return false
 }
 
 // Require fails t if any Go file of the package in the current directory
@@ -58,7 +58,7 @@ func Check(files []string) []string {
 			continue
 		}
 		for _, imp := range f.Imports {
-			if path, _ := strconv.Unquote(imp.Path.Value); concurrencyImports[path] {
+			if path, _ := strconv.Unquote(imp.Path.Value); isConcurrencyImport(path) {
 				problems = append(problems, fset.Position(imp.Pos()).String()+": imports "+path)
 			}
 		}
