@@ -384,11 +384,15 @@ func spanDays(drives []Drive) int {
 	return int(last-first) + 1
 }
 
-// Budget is the best a frontier reaches within one budget of healthy
-// drives flagged per year.
+// Budget is the best a frontier reaches within one budget: of healthy
+// drives flagged per year (AtBudget) or of new onsets per 100 healthy
+// drive-years (AtOnsetBudget).
 type Budget struct {
-	// Rate is the budget (flag rate per year).
-	Rate float64 `json:"rate"`
+	// Rate is the budget of flags (flag rate per year), when it is one.
+	Rate float64 `json:"rate,omitempty"`
+	// Onsets is the budget of new onsets per 100 healthy drive-years,
+	// when it is one.
+	Onsets float64 `json:"onsets_per_100_drive_years,omitempty"`
 	// Point is the frontier's point of highest recall at Days among those
 	// within the budget (nil: none is).
 	Point *Point `json:"point,omitempty"`
@@ -399,17 +403,41 @@ type Budget struct {
 // those flagging at most that rate per year; ties go to the fewer flags.
 func (f Frontier) AtBudget(rates []float64, h int) []Budget {
 	out := make([]Budget, len(rates))
-	for i, r := range rates {
-		out[i].Rate = r
+	for i, p := range f.bestWithin(rates, func(r *Report) float64 { return float64(r.HealthyFlagRate) }, h) {
+		out[i] = Budget{Rate: rates[i], Point: p}
+	}
+	return out
+}
+
+// bestWithin returns, for each limit, the point with the highest recall
+// at the horizon of index h among those whose value is at most the limit
+// (a NaN value never is); ties go to the earlier point, the fewer flags.
+func (f Frontier) bestWithin(limits []float64, value func(*Report) float64, h int) []*Point {
+	out := make([]*Point, len(limits))
+	for i, limit := range limits {
 		for j := range f.Points {
 			p := &f.Points[j]
-			if float64(p.Report.HealthyFlagRate) > r+1e-12 || h >= len(p.Report.Recall) {
+			if v := value(&p.Report); math.IsNaN(v) || v > limit+1e-12 || h >= len(p.Report.Recall) {
 				continue
 			}
-			if out[i].Point == nil || recallOf(p, h) > recallOf(out[i].Point, h) {
-				out[i].Point = p
+			if out[i] == nil || recallOf(p, h) > recallOf(out[i], h) {
+				out[i] = p
 			}
 		}
+	}
+	return out
+}
+
+// AtOnsetBudget is AtBudget for new onsets per 100 healthy drive-years:
+// for each ceiling, the point with the highest recall at the horizon of
+// index h among those opening at most that many episodes on healthy
+// drives. The points are the thresholds the sweep evaluated, which the
+// flag-rate budgets chose: the best within a ceiling is the best of
+// those, not of every threshold.
+func (f Frontier) AtOnsetBudget(onsets []float64, h int) []Budget {
+	out := make([]Budget, len(onsets))
+	for i, p := range f.bestWithin(onsets, func(r *Report) float64 { return float64(r.NewOnsetPer100DriveYears) }, h) {
+		out[i] = Budget{Onsets: onsets[i], Point: p}
 	}
 	return out
 }

@@ -220,3 +220,25 @@ func TestTracesFor(t *testing.T) {
 		t.Errorf("%+v for %+v", got, drives)
 	}
 }
+
+// AtOnsetBudget picks, per ceiling of new onsets per 100 drive-years, the
+// point of highest recall within it, whatever its flag rate; a ceiling
+// below every point has none, and a point whose onsets are unknown (NaN)
+// never counts.
+func TestAtOnsetBudget(t *testing.T) {
+	pt := func(onsets, recall float64) Point {
+		return Point{Report: Report{NewOnsetPer100DriveYears: Fraction(onsets), Recall: []Recall{{Days: 7, Recall: Fraction(recall)}}}}
+	}
+	f := Frontier{Name: "f", Points: []Point{pt(0.4, 0.10), pt(0.9, 0.30), pt(0.8, 0.25), pt(1.5, 0.28), pt(math.NaN(), 0.9), pt(3, 0.5)}}
+	got := f.AtOnsetBudget([]float64{0.2, 0.5, 1, 2}, 0)
+	want := []float64{-1, 0.10, 0.30, 0.30}
+	for i, b := range got {
+		r := -1.0
+		if b.Point != nil {
+			r = float64(b.Point.Report.Recall[0].Recall)
+		}
+		if b.Onsets != []float64{0.2, 0.5, 1, 2}[i] || r != want[i] {
+			t.Errorf("ceiling %v: recall %v, want %v", b.Onsets, r, want[i])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package evaluation
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"math"
@@ -27,6 +28,50 @@ type PlotOptions struct {
 	// Target, when its Rate is set, is a goal drawn as a cross: a recall
 	// at a flag rate.
 	Target struct{ Rate, Recall float64 }
+	// MinOnsets and MaxOnsets bound the x axis of the second row, new
+	// onsets per 100 healthy drive-years on a log scale (default 0.1 ..
+	// 10).
+	MinOnsets, MaxOnsets float64
+	// OnsetTarget, when set, is a ceiling of new onsets per 100 drive-years
+	// drawn as a dashed red line on the second row.
+	OnsetTarget float64
+}
+
+// plotAxis is what a row of panels puts on its x axis (log scale): the
+// first row the healthy drives flagged per year, the second the new
+// onsets per 100 healthy drive-years, against the same recall.
+type plotAxis struct {
+	label    string
+	min, max float64
+	value    func(Report) float64
+	tick     func(float64) string
+	marks    []float64 // dashed grey lines
+	what     string    // the value in words, for tooltips
+	format   func(float64) string
+	ceiling  float64 // > 0: a target drawn as a dashed red line
+	target   struct{ x, recall float64 }
+}
+
+// plotAxes are the two rows' axes, from o (defaults applied).
+func plotAxes(o PlotOptions) []plotAxis {
+	rate := plotAxis{
+		label: "healthy drives flagged per year (log scale)",
+		min:   o.MinRate, max: o.MaxRate,
+		value: func(r Report) float64 { return float64(r.HealthyFlagRate) },
+		tick:  func(v float64) string { return trimFloat(100*v) + "%" },
+		marks: o.Marks, what: "flagged per year", format: pctText,
+	}
+	rate.target.x, rate.target.recall = o.Target.Rate, o.Target.Recall
+	onsets := plotAxis{
+		label: "new onsets per 100 healthy drive-years (log scale)",
+		min:   o.MinOnsets, max: o.MaxOnsets,
+		value:   func(r Report) float64 { return float64(r.NewOnsetPer100DriveYears) },
+		tick:    trimFloat,
+		what:    "new onsets per 100 drive-years",
+		format:  func(v float64) string { return trimFloat(math.Round(v*100) / 100) },
+		ceiling: o.OnsetTarget,
+	}
+	return []plotAxis{rate, onsets}
 }
 
 // The plot's geometry, in SVG user units (a PNG scales them).
@@ -82,11 +127,13 @@ type plotCanvas interface {
 	text(x, y float64, s string, t plotText)
 }
 
-// PlotSVG draws the panels side by side: each frontier's recall at
-// RecallDays against its healthy flag rate per year (log x), a line
-// through its points and a band through their bootstrap intervals, its
-// own threshold's point circled. Hand-written SVG, no script; the same
-// input always gives the same bytes.
+// PlotSVG draws the panels side by side, in two rows: each frontier's
+// recall at RecallDays against its healthy flag rate per year (first row)
+// and against its new onsets per 100 healthy drive-years (second row),
+// both on a log x axis, a line through its points and a band through
+// their bootstrap intervals, its own threshold's point circled.
+// Hand-written SVG, no script; the same input always gives the same
+// bytes.
 func PlotSVG(panels []Panel, o PlotOptions) []byte {
 	var c plotSVG
 	drawPlot(&c, panels, o)
@@ -108,6 +155,13 @@ func drawPlot(c plotCanvas, panels []Panel, o PlotOptions) {
 	if o.Marks == nil {
 		o.Marks = []float64{0.005, 0.02, 0.05}
 	}
+	if o.MinOnsets <= 0 {
+		o.MinOnsets = 0.1
+	}
+	if o.MaxOnsets <= o.MinOnsets {
+		o.MaxOnsets = 10
+	}
+	axes := plotAxes(o)
 	var names []string
 	for _, p := range panels {
 		for _, f := range p.Frontiers {
@@ -125,8 +179,13 @@ func drawPlot(c plotCanvas, panels []Panel, o PlotOptions) {
 		for _, f := range p.Frontiers {
 			for _, pt := range f.Points {
 				for _, r := range pt.Report.Recall {
-					if r.Days == o.RecallDays && float64(pt.Report.HealthyFlagRate) <= o.MaxRate {
-						top = math.Max(top, ciOr(r.CI.High, r.Recall))
+					if r.Days != o.RecallDays {
+						continue
+					}
+					for _, ax := range axes {
+						if ax.value(pt.Report) <= ax.max {
+							top = math.Max(top, ciOr(r.CI.High, r.Recall))
+						}
 					}
 				}
 			}
@@ -135,14 +194,16 @@ func drawPlot(c plotCanvas, panels []Panel, o PlotOptions) {
 	yMax := math.Min(1, math.Floor(top*10+1e-9)/10+0.1)
 
 	w := plotPanelW * float64(max(1, len(panels)))
-	h := plotPanelH + plotLegendH
-	c.begin(w, h, fmt.Sprintf("recall@%dd against healthy drives flagged per year", o.RecallDays))
-	for i, p := range panels {
-		plotPanel(c, p, o, plotPanelW*float64(i), yMax, colorOf)
+	h := plotPanelH*float64(len(axes)) + plotLegendH
+	c.begin(w, h, fmt.Sprintf("recall@%dd against healthy drives flagged per year and against new onsets per 100 drive-years", o.RecallDays))
+	for row, ax := range axes {
+		for i, p := range panels {
+			plotPanel(c, p, o, ax, plotPanelW*float64(i), plotPanelH*float64(row), yMax, colorOf)
+		}
 	}
 	// Legend, under the panels.
 	x := plotLeft
-	y := plotPanelH + plotLegendH/2
+	y := plotPanelH*float64(len(axes)) + plotLegendH/2
 	for _, n := range names {
 		c.path([][]plotPoint{{{x, y}, {x + 18, y}}}, false, "", 0, plotStroke{Color: colorOf(n), Width: 2}, plotMeta{})
 		c.text(x+22, y+4, n, plotText{})
@@ -150,12 +211,14 @@ func drawPlot(c plotCanvas, panels []Panel, o PlotOptions) {
 	}
 }
 
-func plotPanel(c plotCanvas, p Panel, o PlotOptions, x0, yMax float64, colorOf func(string) string) {
-	left, top := x0+plotLeft, plotTop
+// plotPanel draws one panel at (x0, y0): p's frontiers, recall against
+// ax.
+func plotPanel(c plotCanvas, p Panel, o PlotOptions, ax plotAxis, x0, y0, yMax float64, colorOf func(string) string) {
+	left, top := x0+plotLeft, y0+plotTop
 	iw, ih := plotPanelW-plotLeft-plotRight, plotPanelH-plotTop-plotBottom
-	lmin, lmax := math.Log10(o.MinRate), math.Log10(o.MaxRate)
-	xOf := func(rate float64) float64 {
-		l := math.Log10(math.Max(rate, o.MinRate))
+	lmin, lmax := math.Log10(ax.min), math.Log10(ax.max)
+	xOf := func(v float64) float64 {
+		l := math.Log10(math.Max(v, ax.min))
 		return left + iw*(math.Min(l, lmax)-lmin)/(lmax-lmin)
 	}
 	yOf := func(recall float64) float64 { return top + ih*(1-recall/yMax) }
@@ -174,34 +237,40 @@ func plotPanel(c plotCanvas, p Panel, o PlotOptions, x0, yMax float64, colorOf f
 	}
 	for e := math.Floor(lmin); e <= lmax; e++ {
 		for _, m := range []float64{1, 2, 5} {
-			rate := m * math.Pow(10, e)
-			if rate < o.MinRate*(1-1e-9) || rate > o.MaxRate*(1+1e-9) {
+			v := m * math.Pow(10, e)
+			if v < ax.min*(1-1e-9) || v > ax.max*(1+1e-9) {
 				continue
 			}
-			x := xOf(rate)
+			x := xOf(v)
 			seg(x, top, x, top+ih, grid, plotMeta{})
-			c.text(x, top+ih+16, trimFloat(100*rate)+"%", plotText{Anchor: "middle"})
+			c.text(x, top+ih+16, ax.tick(v), plotText{Anchor: "middle"})
 		}
 	}
-	for _, m := range o.Marks {
+	for _, m := range ax.marks {
 		x := xOf(m)
 		seg(x, top, x, top+ih, plotStroke{Color: "#999999", Dash: true}, plotMeta{Class: "mark"})
 	}
-	c.text(left+iw/2, top+ih+36, "healthy drives flagged per year (log scale)", plotText{Anchor: "middle"})
-	if g := o.Target; g.Rate > 0 {
-		x, y := xOf(g.Rate), yOf(g.Recall)
+	c.text(left+iw/2, top+ih+36, ax.label, plotText{Anchor: "middle"})
+	if g := ax.target; g.x > 0 {
+		x, y := xOf(g.x), yOf(g.recall)
 		c.path([][]plotPoint{{{x - 6, y - 6}, {x + 6, y + 6}}, {{x - 6, y + 6}, {x + 6, y - 6}}}, false, "", 0,
 			plotStroke{Color: "#d62728", Width: 2},
-			plotMeta{Class: "target", Title: fmt.Sprintf("target: recall@%dd %s at %s flagged per year", o.RecallDays, pctText(g.Recall), pctText(g.Rate))})
+			plotMeta{Class: "target", Title: fmt.Sprintf("target: recall@%dd %s at %s %s", o.RecallDays, pctText(g.recall), ax.format(g.x), ax.what)})
 		c.text(x+8, y-8, "target", plotText{Color: "#d62728"})
+	}
+	if g := ax.ceiling; g > 0 {
+		x := xOf(g)
+		seg(x, top, x, top+ih, plotStroke{Color: "#d62728", Width: 1.5, Dash: true},
+			plotMeta{Class: "target", Title: fmt.Sprintf("target: %s at most %s", ax.what, ax.format(g))})
+		c.text(x+4, top+14, "target", plotText{Color: "#d62728"})
 	}
 	c.text(x0+16, top+ih/2, fmt.Sprintf("recall@%dd", o.RecallDays), plotText{Anchor: "middle", Rotate: true})
 	for _, f := range p.Frontiers {
 		h := -1
 		var pts []Point
 		for _, pt := range f.Points {
-			rate := float64(pt.Report.HealthyFlagRate)
-			if rate > o.MaxRate*(1+1e-9) || math.IsNaN(rate) {
+			v := ax.value(pt.Report)
+			if v > ax.max*(1+1e-9) || math.IsNaN(v) {
 				continue
 			}
 			if h < 0 {
@@ -218,17 +287,20 @@ func plotPanel(c plotCanvas, p Panel, o PlotOptions, x0, yMax float64, colorOf f
 		if len(pts) == 0 {
 			continue
 		}
+		// Points come in order of flag rate; new onsets mostly follow it,
+		// but not always (one drive's two episodes): draw left to right.
+		slices.SortStableFunc(pts, func(a, b Point) int { return cmp.Compare(ax.value(a.Report), ax.value(b.Report)) })
 		col := colorOf(f.Name)
 		// The band: the upper bounds left to right, the lower back.
 		var band, line []plotPoint
 		for _, pt := range pts {
 			r := pt.Report.Recall[h]
-			band = append(band, plotPoint{xOf(float64(pt.Report.HealthyFlagRate)), yOf(ciOr(r.CI.High, r.Recall))})
-			line = append(line, plotPoint{xOf(float64(pt.Report.HealthyFlagRate)), yOf(float64(r.Recall))})
+			band = append(band, plotPoint{xOf(ax.value(pt.Report)), yOf(ciOr(r.CI.High, r.Recall))})
+			line = append(line, plotPoint{xOf(ax.value(pt.Report)), yOf(float64(r.Recall))})
 		}
 		for i := len(pts) - 1; i >= 0; i-- {
 			r := pts[i].Report.Recall[h]
-			band = append(band, plotPoint{xOf(float64(pts[i].Report.HealthyFlagRate)), yOf(ciOr(r.CI.Low, r.Recall))})
+			band = append(band, plotPoint{xOf(ax.value(pts[i].Report)), yOf(ciOr(r.CI.Low, r.Recall))})
 		}
 		c.path([][]plotPoint{band}, true, col, 0.12, plotStroke{}, plotMeta{Class: "band", Frontier: f.Name})
 		width := 1.5
@@ -236,11 +308,11 @@ func plotPanel(c plotCanvas, p Panel, o PlotOptions, x0, yMax float64, colorOf f
 			width = 2.5
 		}
 		c.path([][]plotPoint{line}, false, "", 0, plotStroke{Color: col, Width: width}, plotMeta{Class: "frontier", Frontier: f.Name})
-		if d := f.Default; d != nil && h < len(d.Report.Recall) && float64(d.Report.HealthyFlagRate) <= o.MaxRate {
-			c.circle(plotPoint{xOf(float64(d.Report.HealthyFlagRate)), yOf(float64(d.Report.Recall[h].Recall))}, 4,
+		if d := f.Default; d != nil && h < len(d.Report.Recall) && ax.value(d.Report) <= ax.max {
+			c.circle(plotPoint{xOf(ax.value(d.Report)), yOf(float64(d.Report.Recall[h].Recall))}, 4,
 				plotStroke{Color: col, Width: 1.5},
-				plotMeta{Frontier: f.Name, Title: fmt.Sprintf("%s at its own threshold %s: recall@%dd %s, %s flagged per year",
-					f.Name, trimFloat(d.Threshold), o.RecallDays, pctText(float64(d.Report.Recall[h].Recall)), pctText(float64(d.Report.HealthyFlagRate)))})
+				plotMeta{Frontier: f.Name, Title: fmt.Sprintf("%s at its own threshold %s: recall@%dd %s, %s %s",
+					f.Name, trimFloat(d.Threshold), o.RecallDays, pctText(float64(d.Report.Recall[h].Recall)), ax.format(ax.value(d.Report)), ax.what)})
 		}
 	}
 	c.endGroup()

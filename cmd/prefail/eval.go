@@ -73,9 +73,10 @@ the model alone) and the k of each rule family (any of raw 5, 187, 188,
 within 7 or 30 days). Each point has recall@1/7/14/30, the healthy drives
 flagged per year and the new onsets per 100 drive-years with bootstrap
 intervals; the report tabulates the best recall@7d within budgets of
-0.5 to 5% flagged per year, on tune and on validate (--split names
-others: tune, validate, all, comma-separated). --plot FILE.svg (or
-FILE.png) draws the frontiers.`,
+0.5 to 5% flagged per year and of 0.5 to 2 new onsets per 100 drive-years,
+on tune and on validate (--split names others: tune, validate, all,
+comma-separated). --plot FILE.svg (or FILE.png) draws the frontiers:
+recall@7d against the flag rate, and against the new onsets.`,
 		Example: `  prefail eval --format backblaze testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail eval --format backblaze --rule backblaze --json testdata/backblaze/backblaze_2018_st4000dm000/*.csv.gz
   prefail eval --format backblaze --split validate --config tuned.json --by-model *.csv

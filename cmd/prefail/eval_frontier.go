@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -42,9 +43,12 @@ type frontierOutput struct {
 	Files  []string        `json:"files"`
 	Read   backblaze.Stats `json:"read"`
 	// Model names the learned model (empty: off).
-	Model   string           `json:"model,omitempty"`
-	Budgets []float64        `json:"budgets"`
-	Splits  []splitFrontiers `json:"splits"`
+	Model   string    `json:"model,omitempty"`
+	Budgets []float64 `json:"budgets"`
+	// OnsetBudgets are the ceilings of new onsets per 100 healthy
+	// drive-years the text report tabulates.
+	OnsetBudgets []float64        `json:"onset_budgets"`
+	Splits       []splitFrontiers `json:"splits"`
 }
 
 // splitFrontiers are the frontiers of one half of the drives.
@@ -59,6 +63,10 @@ type splitFrontiers struct {
 // reportBudgets are the budgets the text report tabulates (flag rate per
 // year).
 func reportBudgets() []float64 { return []float64{0.005, 0.01, 0.02, 0.025, 0.05} }
+
+// reportOnsetBudgets are the ceilings of new onsets per 100 healthy
+// drive-years the text report tabulates (1 is the issue's target).
+func reportOnsetBudgets() []float64 { return []float64{0.5, 1, 2} }
 
 // frontierTraces is what the replay records.
 type frontierTraces struct {
@@ -322,7 +330,7 @@ func runFrontier(ctx context.Context, f *evalFlags, files []string, sources []ba
 		return nil, err
 	}
 	opts := evaluation.SweepOptions{Options: evaluation.Options{Resamples: f.resamples, Seed: f.seed}}
-	out := &frontierOutput{Format: f.format, Files: files, Read: stats, Budgets: reportBudgets()}
+	out := &frontierOutput{Format: f.format, Files: files, Read: stats, Budgets: reportBudgets(), OnsetBudgets: reportOnsetBudgets()}
 	if ft.model != nil {
 		out.Model = ft.model.Name
 	}
@@ -335,6 +343,29 @@ func runFrontier(ctx context.Context, f *evalFlags, files []string, sources []ba
 // renderFrontier writes the text report: per half, the recall each
 // predictor reaches within each budget, then every point of every
 // frontier.
+// writeBestTable writes one row per frontier: its name, then a cell per
+// budget (heads), the best point within it written by cell, or "-".
+func writeBestTable(w io.Writer, frontiers []evaluation.Frontier, heads []string, best func(evaluation.Frontier) []evaluation.Budget, cell func(*evaluation.Report) string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  predictor")
+	for _, h := range heads {
+		fmt.Fprintf(tw, "\t%s", h)
+	}
+	fmt.Fprintf(tw, "\t\n")
+	for _, fr := range frontiers {
+		fmt.Fprintf(tw, "  %s", fr.Name)
+		for _, bu := range best(fr) {
+			if bu.Point == nil {
+				fmt.Fprintf(tw, "\t-")
+				continue
+			}
+			fmt.Fprintf(tw, "\t%s", cell(&bu.Point.Report))
+		}
+		fmt.Fprintf(tw, "\t\n")
+	}
+	tw.Flush()
+}
+
 func renderFrontier(res *frontierOutput) string {
 	var b strings.Builder
 	model := "off"
@@ -346,25 +377,25 @@ func renderFrontier(res *frontierOutput) string {
 	for _, sf := range res.Splits {
 		fmt.Fprintf(&b, "\nsplit %s: %s drives (%s failed, %s healthy)\n", sf.Split, thousands(sf.Drives), thousands(sf.Failed), thousands(sf.Healthy))
 		fmt.Fprintf(&b, "best recall@7d (recall@1 / @14 / @30) within a budget of healthy drives flagged per year:\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  predictor")
+		var heads []string
 		for _, r := range res.Budgets {
-			fmt.Fprintf(tw, "\t<= %s/yr", pctShort(r))
+			heads = append(heads, "<= "+pctShort(r)+"/yr")
 		}
-		fmt.Fprintf(tw, "\t\n")
-		for _, fr := range sf.Frontiers {
-			fmt.Fprintf(tw, "  %s", fr.Name)
-			for _, bu := range fr.AtBudget(res.Budgets, recallIndex(fr, 7)) {
-				if bu.Point == nil {
-					fmt.Fprintf(tw, "\t-")
-					continue
-				}
-				r := &bu.Point.Report
-				fmt.Fprintf(tw, "\t%s (%s/%s/%s)", pct(recallAt(r, 7)), pctShort(float64(recallAt(r, 1))), pctShort(float64(recallAt(r, 14))), pctShort(float64(recallAt(r, 30))))
-			}
-			fmt.Fprintf(tw, "\t\n")
+		writeBestTable(&b, sf.Frontiers, heads, func(fr evaluation.Frontier) []evaluation.Budget {
+			return fr.AtBudget(res.Budgets, recallIndex(fr, 7))
+		}, func(r *evaluation.Report) string {
+			return fmt.Sprintf("%s (%s/%s/%s)", pct(recallAt(r, 7)), pctShort(float64(recallAt(r, 1))), pctShort(float64(recallAt(r, 14))), pctShort(float64(recallAt(r, 30))))
+		})
+		fmt.Fprintf(&b, "best recall@7d within a budget of new onsets per 100 healthy drive-years (among the thresholds above; flagged per year in parentheses):\n")
+		heads = heads[:0]
+		for _, c := range res.OnsetBudgets {
+			heads = append(heads, "<= "+fmtThreshold(c)+"/100dy")
 		}
-		tw.Flush()
+		writeBestTable(&b, sf.Frontiers, heads, func(fr evaluation.Frontier) []evaluation.Budget {
+			return fr.AtOnsetBudget(res.OnsetBudgets, recallIndex(fr, 7))
+		}, func(r *evaluation.Report) string {
+			return fmt.Sprintf("%s (%s)", pct(recallAt(r, 7)), pctShort(float64(r.HealthyFlagRate)))
+		})
 		for _, fr := range sf.Frontiers {
 			fmt.Fprintf(&b, "\n  %s: %s\n", fr.Name, fr.Description)
 			tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

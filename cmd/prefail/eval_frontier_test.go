@@ -210,11 +210,17 @@ func TestEvalFrontierCommand(t *testing.T) {
 	if !drawn["detector"] || !drawn["any5"] {
 		t.Errorf("plot draws %v", drawn)
 	}
+	// The second row: recall against new onsets, with the ceiling.
+	for _, s := range []string{"new onsets per 100 healthy drive-years (log scale)", "target: new onsets per 100 drive-years at most 1"} {
+		if !bytes.Contains(b, []byte(s)) {
+			t.Errorf("plot lacks %q", s)
+		}
+	}
 	text, err := runApp(t, "", "eval", "--frontier", "--resamples", "10", f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range append([]string{"best recall@7d", "split tune", "split validate", "<= 2%/yr"}, want...) {
+	for _, s := range append([]string{"best recall@7d", "split tune", "split validate", "<= 2%/yr", "within a budget of new onsets per 100 healthy drive-years", "<= 1/100dy"}, want...) {
 		if !strings.Contains(text, s) {
 			t.Errorf("text report lacks %q", s)
 		}
