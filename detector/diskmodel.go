@@ -199,7 +199,7 @@ func (m *DiskModel) resolve() error {
 			m.at[i] = len(m.reads)
 			m.reads = append(m.reads, def.Reading)
 		}
-		m.media[i] = media[def.Reading] || def.Kind == featMediaLevel || def.Kind == featMediaGrowth || def.Kind == featMediaChanges || def.Kind == featPerTB || def.Kind == featPerLoadCycles
+		m.media[i] = media[def.Reading] || isMediaGroup(def.Kind)
 		if m.media[i] {
 			// A clean drive has every media feature at 0 (log1p(0), never
 			// grown, no recency, no errors per TB), or missing (nothing):

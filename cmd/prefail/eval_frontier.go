@@ -340,9 +340,6 @@ func runFrontier(ctx context.Context, f *evalFlags, files []string, sources []ba
 	return out, nil
 }
 
-// renderFrontier writes the text report: per half, the recall each
-// predictor reaches within each budget, then every point of every
-// frontier.
 // writeBestTable writes one row per frontier: its name, then a cell per
 // budget (heads), the best point within it written by cell, or "-".
 func writeBestTable(w io.Writer, frontiers []evaluation.Frontier, heads []string, best func(evaluation.Frontier) []evaluation.Budget, cell func(*evaluation.Report) string) {
@@ -366,6 +363,9 @@ func writeBestTable(w io.Writer, frontiers []evaluation.Frontier, heads []string
 	tw.Flush()
 }
 
+// renderFrontier writes the text report: per half, the recall each
+// predictor reaches within each budget of flags and of new onsets, then
+// every point of every frontier.
 func renderFrontier(res *frontierOutput) string {
 	var b strings.Builder
 	model := "off"

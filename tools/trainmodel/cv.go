@@ -100,7 +100,7 @@ func crossValidate(w io.Writer, ds *dataset, cfg detector.Config, o trainOptions
 	}
 	rows = append(rows, fr)
 	for _, b := range []float64{0.005, 0.01, 0.02} {
-		a := chooseAlarm(ds.drives, logits, pol, alarmLimit{FlagRate: b}, 1, o.MinScore)
+		a := chooseAlarm(ds.drives, logits, pol, b, 1, o.MinScore)
 		fr, err := evaluation.Sweep(fmt.Sprintf("combined a=%.2f (%.1f%%)", a, 100*b), "", base, combinedTraces(ds.drives, logits, a, 1, o.MinScore), at, false, []float64{pol.Degrading}, opts)
 		if err != nil {
 			return err

@@ -38,21 +38,18 @@ type treeNode struct {
 // forest is a trained ensemble: its logit is base plus a leaf of each tree.
 type forest struct {
 	cols  []int
-	names []string
 	base  float64
 	trees [][]treeNode
 }
 
-func (f *forest) logitRow(x func(k int) float64) float64 {
+// logit is the forest's logit of drive d's row i.
+func (f *forest) logit(d *driveData, i, nf int) float64 {
+	x := func(k int) float64 { return d.feature(i, f.cols[k], nf) }
 	z := f.base
 	for _, t := range f.trees {
 		z += treeValue(t, x)
 	}
 	return z
-}
-
-func (f *forest) logit(d *driveData, i, nf int) float64 {
-	return f.logitRow(func(k int) float64 { return d.feature(i, f.cols[k], nf) })
 }
 
 // trainForest fits boosted trees on the drives' examples (the same
@@ -65,9 +62,6 @@ func trainForest(ds *dataset, drives []*driveData, o trainOptions, g gbdtOptions
 		return nil, err
 	}
 	f := &forest{cols: cols}
-	for _, j := range cols {
-		f.names = append(f.names, ds.names[j])
-	}
 	exs := slices.Clone(base)
 	for round := 0; ; round++ {
 		f.trees = nil

@@ -136,7 +136,7 @@ func trainFile(ds *dataset, cfg detector.Config, o trainOptions, files []string)
 		return nil, err
 	}
 	logits := allLogits(ds, ds.drives, ft, o.Clip)
-	alarm := chooseAlarm(ds.drives, logits, policyOf(cfg), alarmLimit{FlagRate: o.AlarmBudget}, 1, o.MinScore)
+	alarm := chooseAlarm(ds.drives, logits, policyOf(cfg), o.AlarmBudget, 1, o.MinScore)
 	prov := detector.Provenance{Command: "go run ./tools/trainmodel", Split: "tune", Drives: len(ds.drives),
 		Examples: ft.examples, Positives: ft.positives, Settings: o.settings()}
 	for _, d := range ds.drives {

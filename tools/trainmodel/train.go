@@ -378,33 +378,20 @@ func combinedTraces(drives []*driveData, logits [][]float64, alarm, weight, floo
 	return out
 }
 
-// alarmLimit is what an alarm point may cost on the training drives: at
-// most FlagRate of the healthy drives flagged per year, or (FlagRate 0)
-// at most Onsets new alarms per 100 healthy drive-years.
-type alarmLimit struct{ FlagRate, Onsets float64 }
-
-func (l alarmLimit) cost(rep *evaluation.Report) (cost, limit float64) {
-	if l.FlagRate > 0 {
-		return float64(rep.HealthyFlagRate), l.FlagRate
-	}
-	return float64(rep.NewOnsetPer100DriveYears), l.Onsets
-}
-
 // chooseAlarm returns the alarm logit at which the detector with the
-// model, at its configured levels, stays within the limit on the drives:
-// the lowest such logit on a grid of 0.05, searched by bisection (the
-// alarms fall as the logit rises).
-func chooseAlarm(drives []*driveData, logits [][]float64, pol evaluation.Hysteresis, limit alarmLimit, weight, floor float64) float64 {
+// model, at its configured levels, flags at most the budget of the
+// drives' healthy ones per year: the lowest such logit on a grid of
+// 0.05, searched by bisection (flagging falls as the logit rises).
+func chooseAlarm(drives []*driveData, logits [][]float64, pol evaluation.Hysteresis, budget, weight, floor float64) float64 {
 	base := evalDrives(drives)
 	within := func(a float64) bool {
 		rep, err := evaluation.Evaluate(evaluation.Apply(base, combinedTraces(drives, logits, a, weight, floor), pol), evaluation.Options{Resamples: 1})
 		if err != nil {
 			return false
 		}
-		c, l := limit.cost(&rep)
-		return c <= l
+		return float64(rep.HealthyFlagRate) <= budget
 	}
-	lo, hi := -20.0, 40.0 // in steps of 0.05: lo alarms too much, hi little enough
+	lo, hi := -20.0, 40.0 // in steps of 0.05: lo flags too many, hi few enough
 	if !within(hi) {
 		return hi
 	}
